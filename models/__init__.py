@@ -1,0 +1,17 @@
+"""Enhancers: neural and reference models that turn frames into better frames. No Flask here."""
+
+from .base import Enhancer, EnhancerInfo
+from .errors import EnhanceError
+from .registry import ModelSpec, all_specs, chain_scale, get_spec, load_enhancer, register
+
+__all__ = [
+    "Enhancer",
+    "EnhancerInfo",
+    "EnhanceError",
+    "ModelSpec",
+    "all_specs",
+    "chain_scale",
+    "get_spec",
+    "load_enhancer",
+    "register",
+]

@@ -1,0 +1,131 @@
+"""The engine's error tree: every failure a person can act on has its own class.
+
+    EnhanceError                    base; ``user_error`` says whether the caller caused it
+    ├── InvalidVideo                not a video / truncated / corrupt            (user, 422)
+    │   └── NoVideoStream           a readable file without a video stream       (user, 422)
+    ├── UnsupportedInput            decodes, but we cannot process it            (user, 415)
+    ├── UnknownModel                no enhancer by that name                     (user, 400)
+    ├── BadOption                   an option value out of range                 (user, 400)
+    ├── LicenceNotAccepted          non-commercial model without opt-in          (user, 403)
+    ├── TooLarge                    output over ENHANCE_MAX_OUTPUT_PIXELS/FRAMES (user, 422)
+    ├── WeightsMissing              weights file not found; names the fix        (setup, 503)
+    ├── WeightsCorrupt              checksum mismatch or unreadable checkpoint   (setup, 503)
+    ├── OutOfMemory                 even the smallest tile did not fit           (server, 507)
+    └── OutputError                 cannot write the result (disk full, ...)     (server, 507)
+
+The HTTP layer maps ``http_status``; the CLI exits 2 for ``user_error`` and 1 otherwise.
+"""
+
+from __future__ import annotations
+
+
+class EnhanceError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+    title = "Enhancement failed"
+    slug = "enhance-error"
+    http_status = 500
+    user_error = False
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+    def to_dict(self) -> dict:
+        """The error as the job document's ``error`` field."""
+        return {"type": self.slug, "title": self.title, "detail": self.detail}
+
+
+class InvalidVideo(EnhanceError):
+    """The input is not a video or image we can decode (garbage, truncated, corrupt)."""
+
+    title = "Not a usable video"
+    slug = "invalid-video"
+    http_status = 422
+    user_error = True
+
+
+class NoVideoStream(InvalidVideo):
+    """The input is a media file without any video stream (e.g. audio only)."""
+
+    title = "No video stream"
+    slug = "no-video-stream"
+
+
+class UnsupportedInput(EnhanceError):
+    """The input decodes but uses something we do not handle."""
+
+    title = "Unsupported input"
+    slug = "unsupported-input"
+    http_status = 415
+    user_error = True
+
+
+class UnknownModel(EnhanceError):
+    """No enhancer is registered under the requested name."""
+
+    title = "Unknown model"
+    slug = "unknown-model"
+    http_status = 400
+    user_error = True
+
+
+class BadOption(EnhanceError):
+    """An option value is invalid (out of range, wrong type, unknown choice)."""
+
+    title = "Bad option"
+    slug = "bad-option"
+    http_status = 400
+    user_error = True
+
+
+class LicenceNotAccepted(EnhanceError):
+    """A non-commercial model was requested without ENHANCE_ALLOW_NONCOMMERCIAL=1."""
+
+    title = "Licence not accepted"
+    slug = "licence-not-accepted"
+    http_status = 403
+    user_error = True
+
+
+class TooLarge(EnhanceError):
+    """The output would exceed the configured pixel or frame limits."""
+
+    title = "Too large"
+    slug = "too-large"
+    http_status = 422
+    user_error = True
+
+
+class WeightsMissing(EnhanceError):
+    """A weights file is not present in any searched folder."""
+
+    title = "Weights missing"
+    slug = "weights-missing"
+    http_status = 503
+    user_error = True
+
+
+class WeightsCorrupt(EnhanceError):
+    """A weights file is present but its checksum or layout is wrong."""
+
+    title = "Weights corrupt"
+    slug = "weights-corrupt"
+    http_status = 503
+    user_error = True
+
+
+class OutOfMemory(EnhanceError):
+    """The device ran out of memory even with the smallest tile."""
+
+    title = "Out of memory"
+    slug = "out-of-memory"
+    http_status = 507
+
+
+class OutputError(EnhanceError):
+    """The result could not be written (disk full, permission, encoder failure)."""
+
+    title = "Cannot write output"
+    slug = "output-error"
+    http_status = 507

@@ -1,0 +1,118 @@
+"""The weights manifest and where weights files are looked for.
+
+Every file any built-in enhancer needs is listed here with its official URL, sha256, size and licence.
+Files are looked up along ``ENHANCE_WEIGHTS_PATH`` (colon-separated), then ``weights/`` in the repo.
+Downloading and verifying live in :mod:`models.download`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import WeightsMissing
+
+REPO_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """One official weights file: where it lives relative to a weights folder and where it comes from."""
+
+    path: str  # relative path inside a weights folder, e.g. "lut3d/LUTs.pth"
+    url: str
+    sha256: str | None  # None only where no official checksum could be established (see README)
+    size: int | None
+    licence: str
+
+
+_RESRGAN = "https://github.com/xinntao/Real-ESRGAN/releases/download"
+_MIRNET = "https://github.com/swz30/MIRNetv2/releases/download/v1.0.0"
+_LUT3D = "https://github.com/HuiZeng/Image-Adaptive-3DLUT/raw/master/pretrained_models/sRGB"
+_ZERODCE = "https://github.com/Li-Chongyi/Zero-DCE/raw/master/Zero-DCE_code/snapshots"
+
+MANIFEST: dict[str, WeightsFile] = {
+    f.path: f
+    for f in (
+        WeightsFile(
+            "realesr-animevideov3.pth",
+            f"{_RESRGAN}/v0.2.5.0/realesr-animevideov3.pth",
+            "4e1e09ba96d08bd4b8455e8897c3242a3501e3766f359941ea894122e158a932",
+            2334339,
+            "BSD-3-Clause",
+        ),
+        WeightsFile("RealESRGAN_x4plus.pth", f"{_RESRGAN}/v0.1.0/RealESRGAN_x4plus.pth", None, None, "BSD-3-Clause"),
+        WeightsFile("RealESRGAN_x2plus.pth", f"{_RESRGAN}/v0.2.1/RealESRGAN_x2plus.pth", None, None, "BSD-3-Clause"),
+        WeightsFile(
+            "realesr-general-x4v3.pth", f"{_RESRGAN}/v0.2.5.0/realesr-general-x4v3.pth", None, None, "BSD-3-Clause"
+        ),
+        WeightsFile(
+            "realesr-general-wdn-x4v3.pth",
+            f"{_RESRGAN}/v0.2.5.0/realesr-general-wdn-x4v3.pth",
+            None,
+            None,
+            "BSD-3-Clause",
+        ),
+        *(
+            WeightsFile(f"mirnetv2/{n}.pth", f"{_MIRNET}/{n}.pth", None, None, "Academic Public License (non-commercial)")
+            for n in ("real_denoising", "enhancement_lol", "enhancement_fivek", "sr_x2", "sr_x3", "sr_x4")
+        ),
+        WeightsFile(
+            "lut3d/LUTs.pth",
+            f"{_LUT3D}/LUTs.pth",
+            "c1bb2bc4b7239c1a7e96159f5923123ba796b1fceb0b8c3132b423ea825b821a",
+            1294452,
+            "Apache-2.0",
+        ),
+        WeightsFile(
+            "lut3d/classifier.pth",
+            f"{_LUT3D}/classifier.pth",
+            "bae9865395625ecae58cfe86147e521093bb1e29e7b2544e02adb238b8035021",
+            1083261,
+            "Apache-2.0",
+        ),
+        WeightsFile(
+            "zero-dce/Epoch99.pth",
+            f"{_ZERODCE}/Epoch99.pth",
+            "a4395acb874f320375d9704997cef874eaaaaa26a1777ceb29a92b70f74c3612",
+            320017,
+            "CC BY-NC 4.0 (non-commercial)",
+        ),
+    )
+}
+
+
+def search_dirs() -> list[Path]:
+    """The folders searched for weights, in order: ENHANCE_WEIGHTS_PATH entries, then weights/."""
+    dirs = [Path(p).expanduser() for p in os.environ.get("ENHANCE_WEIGHTS_PATH", "").split(os.pathsep) if p]
+    dirs.append(REPO_WEIGHTS_DIR)
+    return dirs
+
+
+def locate(path: str) -> Path | None:
+    """The first existing file at ``path`` in the search folders, or None."""
+    for folder in search_dirs():
+        candidate = folder / path
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def require(path: str, model: str | None = None) -> Path:
+    """The weights file at ``path``, or WeightsMissing naming the file, the folders and the fix."""
+    found = locate(path)
+    if found is not None:
+        return found
+    folders = ", ".join(str(d) for d in search_dirs())
+    who = f" for {model}" if model else ""
+    raise WeightsMissing(
+        f"weights file {path}{who} not found in {folders}; "
+        f"fetch it with: flask weights download {model or path} "
+        f"(or put it in a folder on ENHANCE_WEIGHTS_PATH)"
+    )
+
+
+def ready(paths: tuple[str, ...]) -> bool:
+    """True when every one of ``paths`` can be found."""
+    return all(locate(p) is not None for p in paths)
