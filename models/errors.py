@@ -11,7 +11,8 @@
     ├── WeightsMissing              weights file not found; names the fix        (setup, 503)
     ├── WeightsCorrupt              checksum mismatch or unreadable checkpoint   (setup, 503)
     ├── OutOfMemory                 even the smallest tile did not fit           (server, 507)
-    └── OutputError                 cannot write the result (disk full, ...)     (server, 507)
+    ├── OutputError                 cannot write the result (disk full, ...)     (server, 507)
+    └── Canceled                    the caller asked to stop (between batches)
 
 The HTTP layer maps ``http_status``; the CLI exits 2 for ``user_error`` and 1 otherwise.
 """
@@ -129,3 +130,11 @@ class OutputError(EnhanceError):
     title = "Cannot write output"
     slug = "output-error"
     http_status = 507
+
+
+class Canceled(EnhanceError):
+    """The caller asked to stop; raised between batches."""
+
+    title = "Canceled"
+    slug = "canceled"
+    http_status = 409

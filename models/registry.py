@@ -126,11 +126,17 @@ def resolve_chain(name: str) -> list[ModelSpec | str]:
     return resolved
 
 
-def chain_scale(name: str) -> float:
-    """The total scale of a model or chain, without loading it (paths count as unknown: 1)."""
+def chain_scale(name: str, options: dict | None = None) -> float:
+    """The total scale of a model or chain without loading weights (a .pth path is loaded to learn it)."""
     scale = 1.0
     for link in resolve_chain(name):
-        scale *= link.scale if isinstance(link, ModelSpec) else 1.0
+        if isinstance(link, ModelSpec):
+            # baselines take their scale as an option
+            scale *= float((options or {}).get("scale", link.scale)) if "scale" in link.options else link.scale
+        else:
+            from .custom import checkpoint_scale
+
+            scale *= checkpoint_scale(link)
     return scale
 
 

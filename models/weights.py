@@ -42,20 +42,52 @@ MANIFEST: dict[str, WeightsFile] = {
             2334339,
             "BSD-3-Clause",
         ),
-        WeightsFile("RealESRGAN_x4plus.pth", f"{_RESRGAN}/v0.1.0/RealESRGAN_x4plus.pth", None, None, "BSD-3-Clause"),
-        WeightsFile("RealESRGAN_x2plus.pth", f"{_RESRGAN}/v0.2.1/RealESRGAN_x2plus.pth", None, None, "BSD-3-Clause"),
+        # The next four checksums are not in ../shared. RealESRGAN_x4plus, _x2plus and realesr-general-x4v3:
+        # OpenModelDB (github.com/OpenModelDB/open-model-database, data/models/4x-realesrgan-x4plus.json,
+        # 2x-realesrgan-x2plus.json, 4x-realesr-general-x4v3.json) records sha256 and size for exactly these
+        # release URLs, and the same values appear in the Git LFS pointers of independent Hugging Face
+        # mirrors (e.g. huggingface.co/rippertnt/upscale commit 48480a0). realesr-general-wdn-x4v3 is not in
+        # OpenModelDB: its sha256 and size are the ones several unrelated projects pin for this exact URL
+        # (release-asset manifests whose downloads pass their checks); same architecture, same byte size.
         WeightsFile(
-            "realesr-general-x4v3.pth", f"{_RESRGAN}/v0.2.5.0/realesr-general-x4v3.pth", None, None, "BSD-3-Clause"
+            "RealESRGAN_x4plus.pth",
+            f"{_RESRGAN}/v0.1.0/RealESRGAN_x4plus.pth",
+            "4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
+            67040989,
+            "BSD-3-Clause",
+        ),
+        WeightsFile(
+            "RealESRGAN_x2plus.pth",
+            f"{_RESRGAN}/v0.2.1/RealESRGAN_x2plus.pth",
+            "49fafd45f8fd7aa8d31ab2a22d14d91b536c34494a5cfe31eb5d89c2fa266abb",
+            67061725,
+            "BSD-3-Clause",
+        ),
+        WeightsFile(
+            "realesr-general-x4v3.pth",
+            f"{_RESRGAN}/v0.2.5.0/realesr-general-x4v3.pth",
+            "8dc7edb9ac80ccdc30c3a5dca6616509367f05fbc184ad95b731f05bece96292",
+            4885111,
+            "BSD-3-Clause",
         ),
         WeightsFile(
             "realesr-general-wdn-x4v3.pth",
             f"{_RESRGAN}/v0.2.5.0/realesr-general-wdn-x4v3.pth",
-            None,
-            None,
+            "1641f8c4464b9f097c9fdda5589273713f67cf59f3d909e0bd688f0cee269dca",
+            4885111,
             "BSD-3-Clause",
         ),
+        # MIRNetv2 (github.com/swz30/MIRNetv2 release v1.0.0): no published checksum could be found (the
+        # README gives only the URLs), so these download with a warning and `flask weights verify`
+        # reports them as unverified.
         *(
-            WeightsFile(f"mirnetv2/{n}.pth", f"{_MIRNET}/{n}.pth", None, None, "Academic Public License (non-commercial)")
+            WeightsFile(
+                f"mirnetv2/{n}.pth",
+                f"{_MIRNET}/{n}.pth",
+                None,
+                None,
+                "Academic Public License (non-commercial)",
+            )
             for n in ("real_denoising", "enhancement_lol", "enhancement_fivek", "sr_x2", "sr_x3", "sr_x4")
         ),
         WeightsFile(

@@ -1,0 +1,91 @@
+"""``flask enhance INPUT -o OUTPUT``: enhance a video or image (or a folder of them) from the command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from app.pipeline import EnhanceOptions, enhance_file
+from app.pipeline.options import CODECS, PRESETS
+from models.device import DEVICES, PRECISIONS
+from models.errors import EnhanceError
+
+
+def _parse_model_options(pairs: tuple[str, ...]) -> dict:
+    """``KEY=VALUE`` pairs -> dict with numbers parsed."""
+    parsed = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--model-option")
+        try:
+            parsed[key] = float(value)
+        except ValueError:
+            parsed[key] = value
+    return parsed
+
+
+def _run_one(src: Path, dst: Path, options: EnhanceOptions) -> None:
+    """Enhance one file with a progress bar on a terminal."""
+    bar = tqdm(desc=src.name, unit="frame", disable=None, leave=False, dynamic_ncols=True)
+
+    def report(progress):
+        if progress.frames_total and bar.total != progress.frames_total:
+            bar.total = progress.frames_total
+        bar.n = progress.frames_done
+        bar.set_postfix(fps=f"{progress.fps or 0:.1f}", refresh=False)
+        bar.refresh()
+
+    try:
+        result = enhance_file(src, dst, options, progress=report)
+    finally:
+        bar.close()
+    click.echo(f"{dst}: {result.frames} frame(s), {result.width}x{result.height}, {result.seconds:.1f} s")
+
+
+@click.command("enhance")
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", "output_path", required=True, type=click.Path(path_type=Path),
+              help="Output file (or folder when INPUT is a folder).")
+@click.option("--model", default=None, help="Model name, chain a+b+c, or path to a .pth file.")
+@click.option("--outscale", type=float, default=None, help="Final scale (Lanczos after the network).")
+@click.option("--tile", type=int, default=0, show_default=True, help="Tile size in pixels; 0 = automatic.")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True)
+@click.option("--codec", type=click.Choice(CODECS), default="h264", show_default=True)
+@click.option("--crf", type=int, default=None, help="Quality (lower is better); codec default if unset.")
+@click.option("--preset", type=click.Choice(PRESETS), default="veryfast", show_default=True,
+              help="x264/x265 speed preset.")
+@click.option("--frames", type=int, default=None, help="Only the first N frames (a preview).")
+@click.option("--batch", type=int, default=0, show_default=True, help="Frames per forward pass; 0 = automatic.")
+@click.option("--model-option", "model_option", multiple=True, metavar="KEY=VALUE",
+              help="Model option, e.g. denoise_strength=0.5 or scale=2.")
+def enhance_command(input_path: Path, output_path: Path, model, **kwargs) -> None:
+    """Enhance a video or image file (or every file in a folder)."""
+    import os
+
+    model_options = _parse_model_options(kwargs.pop("model_option"))
+    options = EnhanceOptions(
+        model=model or os.environ.get("ENHANCE_DEFAULT_MODEL") or "realesr-animevideov3",
+        model_options=model_options,
+        **kwargs,
+    )
+    pairs = [(input_path, output_path)]
+    if input_path.is_dir():
+        output_path.mkdir(parents=True, exist_ok=True)
+        pairs = [(p, output_path / p.name) for p in sorted(input_path.iterdir()) if p.is_file()]
+    failed = 0
+    for src, dst in pairs:
+        try:
+            _run_one(src, dst, options)
+        except EnhanceError as exc:
+            click.echo(f"error: {src.name}: {exc.detail}", err=True)
+            if len(pairs) == 1:
+                sys.exit(2 if exc.user_error else 1)
+            failed += 1
+    if failed:
+        click.echo(f"{failed} of {len(pairs)} file(s) failed", err=True)
+        sys.exit(1)

@@ -1,0 +1,52 @@
+"""``flask models``: the registered enhancers, whether their weights are ready, and how to fetch them."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from models.catalog import catalog, search_dirs
+
+
+# A plain click command: listing models needs no app context (the same dicts serve GET /models).
+@click.command("models")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list (the same as GET /models).")
+def models_command(as_json: bool) -> None:
+    """List the enhancers: name, task, scale, licence, and whether their weights are ready."""
+    entries = catalog()
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    click.echo(_table(entries))
+    click.echo("")
+    click.echo("Weights are looked for in (in order): " + ", ".join(search_dirs()))
+    if any(e["noncommercial"] and not e["allowed"] for e in entries):
+        click.echo("Non-commercial models are refused unless ENHANCE_ALLOW_NONCOMMERCIAL=1.")
+
+
+def _licence(entry: dict) -> str:
+    """The licence column: non-commercial ones say whether the operator allowed them."""
+    if not entry["noncommercial"]:
+        return entry["licence"]
+    state = "allowed" if entry["allowed"] else "needs ENHANCE_ALLOW_NONCOMMERCIAL=1"
+    return f"{entry['licence']} [non-commercial: {state}]"
+
+
+def _weights(entry: dict) -> str:
+    """The weights column: ready, none needed, or the command that fetches them."""
+    if not entry["weights"]:
+        return "none needed"
+    return "ready" if entry["ready"] else f"missing: {entry['fetch']}"
+
+
+def _table(entries: list[dict]) -> str:
+    """A plain aligned text table of the catalog."""
+    header = ("NAME", "TASK", "SCALE", "LICENCE", "WEIGHTS")
+    rows = [header] + [(e["name"], e["task"], f"x{e['scale']:g}", _licence(e), _weights(e)) for e in entries]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
+        for row in rows
+    ]
+    return "\n".join(line.rstrip() for line in lines)

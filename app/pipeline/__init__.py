@@ -1,0 +1,60 @@
+"""The enhancement pipeline, usable without a server: ``enhance_file(src, dst, options)``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from models import load_enhancer
+from models.registry import chain_scale
+
+from .atomic import atomic_output
+from .frames import even_size, scaled_size
+from .image import enhance_image
+from .limits import check_output_size
+from .options import EnhanceOptions
+from .probe import MediaInfo, probe
+from .progress import Progress, ProgressCallback
+from .video import CODECS, RunResult, enhance_video
+
+__all__ = ["EnhanceOptions", "MediaInfo", "Progress", "RunResult", "check_request", "enhance_file", "probe"]
+
+
+def check_request(info: MediaInfo, options: EnhanceOptions) -> tuple[int, int]:
+    """Validate options and limits for an already probed input, before any model is loaded; returns output size."""
+    options.validate()
+    scale = chain_scale(options.model, options.model_options)
+    size = scaled_size(info.width, info.height, scale, options.outscale)
+    if info.kind == "video" and CODECS[options.codec].needs_even:
+        size = even_size(*size)
+    frames = min(info.frames, options.frames) if info.frames and options.frames else (options.frames or info.frames)
+    check_output_size(*size, frames if info.kind == "video" else 1)
+    return size
+
+
+def enhance_file(
+    src: str | Path,
+    dst: str | Path,
+    options: EnhanceOptions,
+    progress: ProgressCallback | None = None,
+    should_cancel=None,
+    info: MediaInfo | None = None,
+) -> RunResult:
+    """Enhance a video or image file into ``dst``; nothing is left at ``dst`` unless it succeeds."""
+    started = time.monotonic()
+    info = info or probe(str(src))
+    check_request(info, options)
+    enhancer = load_enhancer(
+        options.model,
+        device=options.device,
+        precision=options.precision,
+        tile=options.tile,
+        options=options.model_options,
+    )
+    with atomic_output(dst) as tmp:
+        if info.kind == "image":
+            result = enhance_image(src, tmp, enhancer, options, progress)
+        else:
+            result = enhance_video(src, tmp, enhancer, options, info, progress, should_cancel)
+    result.seconds = time.monotonic() - started
+    return result

@@ -1,0 +1,50 @@
+"""The list of enhancers as plain dicts: what ``flask models --json`` prints and ``GET /models`` returns.
+
+No Flask here. Paths in the dicts are the manifest's relative paths: where the server keeps its
+weights is its own business, so only the CLI prints the search folders (``search_dirs``).
+"""
+
+from __future__ import annotations
+
+from . import weights
+from .registry import ModelSpec, all_specs, noncommercial_allowed
+
+
+def fetch_command(name: str) -> str:
+    """The command that downloads the weights ``name`` needs."""
+    return f"flask weights download {name}"
+
+
+def describe(spec: ModelSpec) -> dict:
+    """One enhancer as a JSON-ready dict (name, task, scale, licence, weights, readiness, fetch command)."""
+    ready = weights.ready(spec.weights)
+    return {
+        "name": spec.name,
+        "task": spec.task,
+        "scale": spec.scale,
+        "licence": spec.licence,
+        "noncommercial": spec.noncommercial,
+        "allowed": not spec.noncommercial or noncommercial_allowed(),
+        "weights": list(spec.weights),
+        "ready": ready,
+        "fetch": None if ready else fetch_command(spec.name),
+        "description": spec.description,
+        "options": {key: _option(value) for key, value in spec.options.items()},
+    }
+
+
+def _option(value) -> dict:
+    """An option spec ``(default, description)`` as a dict; anything else is passed as the default."""
+    if isinstance(value, tuple | list) and len(value) == 2:
+        return {"default": value[0], "description": value[1]}
+    return {"default": value, "description": ""}
+
+
+def catalog() -> list[dict]:
+    """Every registered enhancer, in registration order."""
+    return [describe(spec) for spec in all_specs()]
+
+
+def search_dirs() -> list[str]:
+    """The folders searched for weights, in lookup order, as strings."""
+    return [str(d) for d in weights.search_dirs()]

@@ -1,0 +1,239 @@
+"""Real-ESRGAN upscalers, built with spandrel from the official ``.pth`` files.
+
+Each frame goes through the steps of the official ``RealESRGANer``: RGB in [0, 1], a 10-pixel reflect
+pre-pad on the bottom and right, the network, the pre-pad cropped off, clamp. ``realesr-general-x4v3``
+blends its two official checkpoints (deep network interpolation) to set the denoise strength, exactly as
+the official ``inference_realesrgan.py`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from spandrel import MAIN_REGISTRY, canonicalize_state_dict
+
+from .base import Enhancer, EnhancerInfo
+from .errors import BadOption, WeightsCorrupt
+from .registry import ModelSpec, register
+from .weights import require
+
+LICENCE = "BSD-3-Clause"
+#: RealESRGANer's default pre_pad: the bottom/right borders get reflected context, as in the official code
+PRE_PAD = 10
+DENOISE_OPTION = "denoise_strength"
+DEFAULT_DENOISE = 0.5  # the official inference_realesrgan.py default
+_ARCH_LABELS = {"Compact": "SRVGGNetCompact", "ESRGAN": "RRDBNet"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One official Real-ESRGAN network: its weights file, spandrel architecture and hyper-parameters."""
+
+    name: str
+    weights: str
+    arch: str  # spandrel architecture id
+    scale: int
+    hyper: dict  # spandrel hyper-parameters the checkpoint must have
+    size_multiple: int
+    tile_pad: int
+    description: str
+    wdn_weights: str | None = None  # the "weak denoise" partner blended in by denoise_strength
+
+
+# Tile pads, in input pixels: SRVGGNetCompact sees (num_conv + 2) pixels around each output pixel, so a pad
+# that large makes a tiled run identical to a whole-frame run. RRDBNet sees far wider but its trained
+# response fades within a few dozen pixels. RRDBNet x2 works on a pixel-unshuffled (half-size) frame, so it
+# needs even sizes (the official mod_scale = 2; spandrel asks for 4, more than the network needs).
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant(
+            "realesr-animevideov3",
+            "realesr-animevideov3.pth",
+            "Compact",
+            4,
+            {"num_feat": 64, "num_conv": 16},
+            1,
+            18,
+            "Real-ESRGAN x4 for anime video (SRVGGNetCompact, XS): fast",
+        ),
+        Variant(
+            "realesrgan-x4plus",
+            "RealESRGAN_x4plus.pth",
+            "ESRGAN",
+            4,
+            {"num_filters": 64, "num_blocks": 23},
+            1,
+            32,
+            "Real-ESRGAN x4plus (RRDBNet, 23 blocks): general photos and video, slow",
+        ),
+        Variant(
+            "realesrgan-x2plus",
+            "RealESRGAN_x2plus.pth",
+            "ESRGAN",
+            2,
+            {"num_filters": 64, "num_blocks": 23},
+            2,
+            32,
+            "Real-ESRGAN x2plus (RRDBNet, 23 blocks, pixel-unshuffle): general, slow",
+        ),
+        Variant(
+            "realesr-general-x4v3",
+            "realesr-general-x4v3.pth",
+            "Compact",
+            4,
+            {"num_feat": 64, "num_conv": 32},
+            1,
+            34,
+            "Real-ESRGAN general x4 v3 (SRVGGNetCompact, S) with a denoise_strength option in [0, 1]",
+            wdn_weights="realesr-general-wdn-x4v3.pth",
+        ),
+    )
+}
+
+
+class RealESRGANEnhancer(Enhancer):
+    """A Real-ESRGAN network, run as the official RealESRGANer runs it (reflect pre-pad, crop)."""
+
+    pre_pad = PRE_PAD
+
+    def __init__(
+        self,
+        info: EnhancerInfo,
+        device: torch.device,
+        dtype: torch.dtype,
+        tile: int,
+        net: torch.nn.Module,
+        variant: Variant,
+    ):
+        super().__init__(info, device, dtype, tile)
+        self.net = net
+        self.size_multiple = variant.size_multiple
+        self.tile_pad = variant.tile_pad
+        self._int_scale = variant.scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pre-pad (reflect) bottom/right, run the network, crop the pre-pad off the output."""
+        h, w = x.shape[-2:]
+        p = self.pre_pad
+        # reflect needs the pad smaller than the frame; tiny frames fall back to edge replication
+        x = F.pad(x, (0, p, 0, p), mode="reflect" if p < h and p < w else "replicate")
+        out = self.net(x.contiguous(memory_format=torch.channels_last))
+        s = self._int_scale
+        return out[..., : h * s, : w * s]
+
+
+# -- checkpoints -----------------------------------------------------------------------------------
+
+
+def read_state_dict(path: str | Path, model: str) -> dict[str, torch.Tensor]:
+    """The tensors of an official checkpoint (``params_ema`` preferred over ``params``), loaded safely."""
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch.load fails with many types (pickle, zip, EOF, runtime): all mean "bad file"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsCorrupt(
+            f"{model}: cannot read {path} as a PyTorch checkpoint ({reason}); "
+            f"fetch it again with: flask weights download {model}"
+        ) from exc
+    state = canonicalize_state_dict(raw) if isinstance(raw, dict) else None
+    if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsCorrupt(f"{model}: {path} holds no state dict of tensors; is it the right file?")
+    return dict(state)
+
+
+def dni_blend(
+    net_a: dict[str, torch.Tensor], net_b: dict[str, torch.Tensor], weights: tuple[float, float], model: str = ""
+) -> dict[str, torch.Tensor]:
+    """Deep network interpolation: ``weights[0] * a + weights[1] * b`` for every tensor (official ``dni``)."""
+    if net_a.keys() != net_b.keys() or any(net_a[k].shape != net_b[k].shape for k in net_a):
+        raise WeightsCorrupt(f"{model}: the two checkpoints to blend do not have the same layout")
+    return {k: weights[0] * v + weights[1] * net_b[k] for k, v in net_a.items()}
+
+
+def denoise_strength(options: dict) -> float:
+    """The validated ``denoise_strength`` option (a number in [0, 1]; default 0.5)."""
+    value = options.get(DENOISE_OPTION, DEFAULT_DENOISE)
+    try:
+        strength = float(value)
+    except (TypeError, ValueError):
+        raise BadOption(f"{DENOISE_OPTION} must be a number in [0, 1], not {value!r}") from None
+    if not 0.0 <= strength <= 1.0:  # also rejects NaN
+        raise BadOption(f"{DENOISE_OPTION} must be in [0, 1], not {value!r}")
+    return strength
+
+
+def variant_state_dict(variant: Variant, options: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    """The state dict to load for ``variant`` (blended by denoise strength where it has one) and info extras."""
+    sd = read_state_dict(require(variant.weights, model=variant.name), variant.name)
+    if variant.wdn_weights is None:
+        return sd, {}
+    strength = denoise_strength(options)
+    if strength != 1.0:  # the official script loads x4v3 alone at strength 1, the blend otherwise
+        wdn = read_state_dict(require(variant.wdn_weights, model=variant.name), variant.name)
+        sd = dni_blend(sd, wdn, (strength, 1.0 - strength), variant.name)
+    return sd, {DENOISE_OPTION: strength}
+
+
+def build_network(variant: Variant, state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
+    """The spandrel network for ``variant`` with ``state_dict`` loaded; WeightsCorrupt if it does not fit."""
+    label = f"{_ARCH_LABELS[variant.arch]} x{variant.scale} {variant.hyper}"
+    support = MAIN_REGISTRY.get(variant.arch)
+    if support is None or not support.detect(state_dict):
+        raise WeightsCorrupt(f"{variant.name}: {variant.weights} is not a {label} checkpoint")
+    try:
+        desc = support.architecture.load(state_dict)
+    except Exception as exc:  # spandrel reports bad layouts as KeyError, RuntimeError, AssertionError...
+        raise WeightsCorrupt(f"{variant.name}: {variant.weights} does not fit {label}: {exc}") from exc
+    found = {k: desc.model.hyperparameters.get(k) for k in variant.hyper}
+    if found != variant.hyper or desc.scale != variant.scale or desc.input_channels != 3:
+        raise WeightsCorrupt(
+            f"{variant.name}: {variant.weights} is a {desc.architecture.name} x{desc.scale} {found} "
+            f"checkpoint, expected {label}; is it the right file?"
+        )
+    return desc.model
+
+
+def build(spec: ModelSpec, device: torch.device, dtype: torch.dtype, tile: int, **options) -> Enhancer:
+    """Load ``spec``'s official weights once and return its enhancer on ``device`` in ``dtype``."""
+    variant = VARIANTS[spec.name]
+    sd, extra = variant_state_dict(variant, options)
+    net = build_network(variant, sd)
+    # eval mode and one move/cast: parameters live on the device in the compute dtype from here on
+    net = net.eval().requires_grad_(False).to(device=device, dtype=dtype, memory_format=torch.channels_last)
+    info = EnhancerInfo(
+        name=spec.name,
+        task=spec.task,
+        scale=float(variant.scale),
+        licence=spec.licence,
+        extra={"architecture": _ARCH_LABELS[variant.arch], **extra},
+    )
+    return RealESRGANEnhancer(info, device, dtype, tile, net, variant)
+
+
+def _spec(variant: Variant) -> ModelSpec:
+    """The registry entry of one variant."""
+    weights = (variant.weights,) + ((variant.wdn_weights,) if variant.wdn_weights else ())
+    options = {}
+    if variant.wdn_weights:
+        options[DENOISE_OPTION] = (
+            DEFAULT_DENOISE,
+            "0 keeps noise (weak denoise), 1 removes it (strong denoise); blends the two official weights",
+        )
+    return ModelSpec(
+        name=variant.name,
+        task="upscale",
+        scale=float(variant.scale),
+        licence=LICENCE,
+        weights=weights,
+        build=build,
+        description=variant.description,
+        options=options,
+    )
+
+
+for _variant in VARIANTS.values():
+    register(_spec(_variant))
