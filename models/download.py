@@ -291,6 +291,10 @@ def _stream(entry: WeightsFile, response, part: Path, start: int, total: int | N
                     progress(done, total)
     except OSError as exc:  # network errors were mapped in _read: this is the disk
         raise DownloadError(f"cannot write {part}: {exc.strerror or exc}") from None
+    if total is not None and done < total:
+        # http.client's read(n) returns b"" on an early EOF instead of raising: without this check a cut
+        # connection would look like a corrupt file, and the resumable .part would be thrown away
+        raise DownloadError(_network_message(entry, http.client.IncompleteRead(b"", total - done), done))
 
 
 def _read(entry: WeightsFile, response, done: int) -> bytes:

@@ -47,7 +47,7 @@ class CodecChoice:
 CODECS = {
     "h264": CodecChoice("libx264", "yuv420p", "yuv420p10le", 18, True),
     "h265": CodecChoice("libx265", "yuv420p", "yuv420p10le", 20, True),
-    "vp9": CodecChoice("libvpx-vp9", "yuv420p", "yuv420p10le", 31, True),
+    "vp9": CodecChoice("libvpx-vp9", "yuv420p", "yuv420p", 31, True),  # the bundled libvpx is 8-bit only
     "ffv1": CodecChoice("ffv1", "yuv444p", "yuv444p10le", None, False),
 }
 _CODEC_IDS = {"h264": "h264", "h265": "hevc", "vp9": "vp9", "ffv1": "ffv1"}
@@ -212,7 +212,10 @@ class VideoRun:
         return _END
 
     def _decode(self) -> None:
-        """Demux and decode; batches of RGB frames go to the enhancer, other packets to the muxer."""
+        """Demux and decode; batches of RGB frames go to the enhancer, other packets to the muxer.
+
+        demux() ends with an empty packet per stream, which flushes the decoder's reordered frames.
+        """
         limit = self.options.frames
         fmt = "rgb48le" if self.bits > 8 else "rgb24"
         pixels, stamps = [], []
@@ -243,11 +246,6 @@ class VideoRun:
                     if limit and count >= limit:
                         end_time = _frame_end(frame)
                         break
-            if end_time is None:
-                # flush the decoder: frames still held for reordering
-                for frame in self.vin.decode(None):
-                    pixels.append(frame.to_ndarray(format=fmt, src_colorspace=frame.colorspace or None))
-                    stamps.append(frame.pts)
         except av.error.FFmpegError as exc:
             raise InvalidVideo(f"decoding failed after {count} frames (truncated or corrupt input): {exc}") from exc
         if pixels and not self._put(self.frames_in, (np.stack(pixels), stamps)):
