@@ -1,4 +1,4 @@
-"""Weights lookup, download (against a local HTTP server: resume, ignored Range, corruption, errors), verify."""
+"""Weights lookup, download (local HTTP server: resume, ignored Range, corruption, errors), verify."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from click.testing import CliRunner
+from conftest import SHARED_WEIGHTS, needs_shared
 
 from app.commands.weights import weights_group
 from models import download as dl
 from models import weights
 from models.errors import UnknownModel, WeightsCorrupt, WeightsMissing
 from models.weights import WeightsFile
-from tests.conftest import SHARED_WEIGHTS, needs_shared
 
-PAYLOAD = bytes(range(256)) * 1200  # 300 KiB: several CHUNK-free reads, small enough to stay instant
+PAYLOAD = bytes(range(256)) * 1200  # 300 KiB: small enough to stay instant
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 
@@ -119,7 +119,7 @@ def _handler(cfg: FakeServer):
 def server():
     cfg = FakeServer()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(cfg))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     cfg.url = f"http://127.0.0.1:{httpd.server_address[1]}/fake.pth"
     yield cfg

@@ -21,16 +21,23 @@ def models_command(as_json: bool) -> None:
     click.echo(_table(entries))
     click.echo("")
     click.echo("Weights are looked for in (in order): " + ", ".join(search_dirs()))
-    if any(e["noncommercial"] and not e["allowed"] for e in entries):
-        click.echo("Non-commercial models are refused unless ENHANCE_ALLOW_NONCOMMERCIAL=1.")
+    if any(e["noncommercial"] for e in entries):
+        accepted = any(e["noncommercial"] and e["allowed"] for e in entries)
+        click.echo(
+            "NC = non-commercial licence: "
+            + (
+                "accepted (ENHANCE_ALLOW_NONCOMMERCIAL=1)"
+                if accepted
+                else "refused unless ENHANCE_ALLOW_NONCOMMERCIAL=1"
+            )
+        )
 
 
 def _licence(entry: dict) -> str:
-    """The licence column: non-commercial ones say whether the operator allowed them."""
+    """The licence column; non-commercial ones are marked NC with whether the operator accepted them."""
     if not entry["noncommercial"]:
         return entry["licence"]
-    state = "allowed" if entry["allowed"] else "needs ENHANCE_ALLOW_NONCOMMERCIAL=1"
-    return f"{entry['licence']} [non-commercial: {state}]"
+    return f"{entry['licence']} [NC: {'accepted' if entry['allowed'] else 'refused'}]"
 
 
 def _weights(entry: dict) -> str:
