@@ -1,1 +1,1 @@
-FLASK_APP=wsgi:app
+FLASK_APP=app:create_app

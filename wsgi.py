@@ -1,5 +1,10 @@
-"""WSGI entry point: ``gunicorn wsgi:app``."""
+"""WSGI entry point for gunicorn (``gunicorn wsgi:app``): the app with its embedded queue running."""
 
-from app import create_app
+import sys
 
-app = create_app()
+from app import ConfigError, create_app
+
+try:
+    app = create_app({"START_QUEUE": True})
+except ConfigError as exc:
+    sys.exit(f"configuration error: {exc}")

@@ -4,13 +4,40 @@ from __future__ import annotations
 
 from flask import Flask
 
+from .config import ConfigError, Settings
+
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the Flask app: configuration, blueprints and CLI commands."""
+    """Build the app: settings from ENHANCE_* (``test_config["ENHANCE"]`` overrides them), routes, CLI.
+
+    The embedded queue starts only with ``START_QUEUE`` (``wsgi.py`` sets it for gunicorn), so CLI commands
+    and tests using the test client never run jobs behind the caller's back.
+    """
     app = Flask(__name__)
-    if test_config:
-        app.config.update(test_config)
+    test_config = dict(test_config or {})
+    overrides = test_config.pop("ENHANCE", {})
+    app.config.update(test_config)
     from .commands import register_commands
 
     register_commands(app)
+    settings = Settings.from_env().with_overrides(overrides)
+    from .logging_setup import configure_logging
+    from .service import LazyService
+
+    configure_logging()
+    lazy = LazyService(settings)
+    app.extensions["enhance"] = lazy
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
+    from . import api, ops, web
+    from .problems import register_problem_handlers
+
+    register_problem_handlers(app)
+    app.register_blueprint(ops.bp)
+    app.register_blueprint(web.bp)
+    app.register_blueprint(api.bp)
+    if app.config.get("START_QUEUE"):
+        lazy.get().queue.start()
     return app
+
+
+__all__ = ["ConfigError", "create_app"]

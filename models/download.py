@@ -173,12 +173,12 @@ def download(
     """Fetch ``entry`` into ``dest`` (default: the first writable weights folder), resuming a .part file.
 
     A valid copy already on the search path (or in ``dest`` when given) is kept unless ``force``.
+    ``verified`` is False when the manifest records no sha256: the caller must warn the user.
     """
     existing = _valid_copy(entry, dest) if not force else None
     if existing is not None:
         return existing
-    folder = Path(dest) if dest is not None else default_dest()
-    target = folder / entry.path
+    target = _target_folder(entry, dest) / entry.path
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -188,9 +188,19 @@ def download(
         resumed = _transfer(entry, part, progress, timeout)
         check = _check_part(entry, part)
         os.replace(part, target)  # atomic: a reader sees no file or the whole checked one, never half
-    if check.status == UNVERIFIED:
-        log.warning("%s could not be checksum-verified (no official sha256 recorded)", entry.path)
     return DownloadResult(entry, target, "downloaded", check.actual or "", check.status == OK, resumed)
+
+
+def _target_folder(entry: WeightsFile, dest: Path | None) -> Path:
+    """Where to put ``entry``: ``dest``; else over a corrupt copy that lookup would still find first."""
+    if dest is not None:
+        return Path(dest)
+    shadow = weights.locate(entry.path)
+    if shadow is not None:
+        root = shadow.parents[len(Path(entry.path).parts) - 1]
+        if os.access(root, os.W_OK | os.X_OK):
+            return root
+    return default_dest()
 
 
 def _valid_copy(entry: WeightsFile, dest: Path | None) -> DownloadResult | None:

@@ -230,6 +230,6 @@ register(
         licence=LICENCE,
         weights=(LUTS_FILE, CLASSIFIER_FILE),
         build=build,
-        description="Image-Adaptive 3D-LUT (Zeng et al.): photo retouching in sRGB, FiveK expert C; real-time",
+        description="Image-Adaptive 3D-LUT (Zeng et al.): sRGB photo retouching, FiveK expert C; real-time",
     )
 )

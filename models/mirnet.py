@@ -94,6 +94,8 @@ class MIRNetEnhancer(Enhancer):
     def __init__(self, info: EnhancerInfo, net: torch.nn.Module, device, dtype, tile: int, upscale: int):
         # The network's input must be a multiple of 4 *after* the upsampling: fewer input pixels will do.
         self.size_multiple = NET_MULTIPLE // math.gcd(NET_MULTIPLE, upscale)
+        # The network runs on the upsampled frame: start automatic tiling at the same network size.
+        self.auto_tile_pixels = Enhancer.auto_tile_pixels // upscale**2
         self.upscale = upscale
         super().__init__(info, device, dtype, tile)
         self.net = net
@@ -139,7 +141,9 @@ def _build_network(params: dict, path: Path, name: str):
     except (UnsupportedModelError, RuntimeError, KeyError, ValueError) as exc:
         raise WeightsCorrupt(f"weights file {path} is not a MIRNetv2 checkpoint ({exc}); {fix}") from exc
     if desc.architecture.id != ARCH_ID:
-        raise WeightsCorrupt(f"weights file {path} holds a {desc.architecture.id} network, not MIRNetv2; {fix}")
+        raise WeightsCorrupt(
+            f"weights file {path} holds a {desc.architecture.id} network, not MIRNetv2; {fix}"
+        )
     return desc
 
 
@@ -165,7 +169,7 @@ def build(spec: ModelSpec, device: torch.device, dtype: torch.dtype, tile: int, 
         scale=spec.scale,
         licence=spec.licence,
         noncommercial=spec.noncommercial,
-        extra={"architecture": ARCH_ID, "weights": str(path)},
+        extra={"architecture": ARCH_ID, "weights": spec.weights[0]},
     )
     return MIRNetEnhancer(info, net, device, dtype, tile, upscale=int(spec.scale))
 

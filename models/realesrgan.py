@@ -9,13 +9,13 @@ the official ``inference_realesrgan.py`` does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from spandrel import MAIN_REGISTRY, canonicalize_state_dict
+from spandrel import MAIN_REGISTRY
 
 from .base import Enhancer, EnhancerInfo
+from .custom import read_state_dict
 from .errors import BadOption, WeightsCorrupt
 from .registry import ModelSpec, register
 from .weights import require
@@ -129,24 +129,17 @@ class RealESRGANEnhancer(Enhancer):
 # -- checkpoints -----------------------------------------------------------------------------------
 
 
-def read_state_dict(path: str | Path, model: str) -> dict[str, torch.Tensor]:
-    """The tensors of an official checkpoint (``params_ema`` preferred over ``params``), loaded safely."""
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch.load fails with many types (pickle, zip, EOF, runtime): all mean "bad file"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WeightsCorrupt(
-            f"{model}: cannot read {path} as a PyTorch checkpoint ({reason}); "
-            f"fetch it again with: flask weights download {model}"
-        ) from exc
-    state = canonicalize_state_dict(raw) if isinstance(raw, dict) else None
-    if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsCorrupt(f"{model}: {path} holds no state dict of tensors; is it the right file?")
-    return dict(state)
+def read_official(relpath: str, model: str) -> dict[str, torch.Tensor]:
+    """The tensors of an official weights file (``params_ema`` preferred over ``params``), loaded safely."""
+    hint = f"fetch it again with: flask weights download {model}"
+    return read_state_dict(require(relpath, model=model), model, hint)
 
 
 def dni_blend(
-    net_a: dict[str, torch.Tensor], net_b: dict[str, torch.Tensor], weights: tuple[float, float], model: str = ""
+    net_a: dict[str, torch.Tensor],
+    net_b: dict[str, torch.Tensor],
+    weights: tuple[float, float],
+    model: str = "",
 ) -> dict[str, torch.Tensor]:
     """Deep network interpolation: ``weights[0] * a + weights[1] * b`` for every tensor (official ``dni``)."""
     if net_a.keys() != net_b.keys() or any(net_a[k].shape != net_b[k].shape for k in net_a):
@@ -167,13 +160,13 @@ def denoise_strength(options: dict) -> float:
 
 
 def variant_state_dict(variant: Variant, options: dict) -> tuple[dict[str, torch.Tensor], dict]:
-    """The state dict to load for ``variant`` (blended by denoise strength where it has one) and info extras."""
-    sd = read_state_dict(require(variant.weights, model=variant.name), variant.name)
+    """The state dict for ``variant`` (blended by denoise strength where it has one) and info extras."""
+    sd = read_official(variant.weights, variant.name)
     if variant.wdn_weights is None:
         return sd, {}
     strength = denoise_strength(options)
     if strength != 1.0:  # the official script loads x4v3 alone at strength 1, the blend otherwise
-        wdn = read_state_dict(require(variant.wdn_weights, model=variant.name), variant.name)
+        wdn = read_official(variant.wdn_weights, variant.name)
         sd = dni_blend(sd, wdn, (strength, 1.0 - strength), variant.name)
     return sd, {DENOISE_OPTION: strength}
 

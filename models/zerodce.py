@@ -109,7 +109,7 @@ def build(spec: ModelSpec, device: torch.device, dtype: torch.dtype, tile: int, 
         scale=spec.scale,
         licence=spec.licence,
         noncommercial=spec.noncommercial,
-        extra={"architecture": "Zero-DCE", "weights": str(path)},
+        extra={"architecture": "Zero-DCE", "weights": spec.weights[0]},
     )
     return ZeroDCEEnhancer(info, net, device, dtype, tile)
 

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from spandrel_extra_arches.architectures.MIRNet2 import MIRNet2
 
-from models import load_enhancer, registry
+from models import Enhancer, load_enhancer, registry
 from models import mirnet as mirnet_module
 from models import weights as weights_module
 from models.errors import LicenceNotAccepted, WeightsCorrupt, WeightsMissing
@@ -143,7 +143,7 @@ def test_same_size_models_run_the_checkpoint(opted_in, random_net, name):
     enhancer = load_enhancer(name, device="cpu", precision="fp32")
     assert enhancer.scale == 1 and enhancer.info.task == SAME_SIZE[name]
     assert next(enhancer.net.parameters()).dtype == torch.float32 and not enhancer.net.training
-    x = _frame(48, 64)
+    x = _frame(32, 64)
     out = enhancer.process(x)
     assert out.shape == x.shape
     with torch.inference_mode():
@@ -154,15 +154,16 @@ def test_same_size_models_run_the_checkpoint(opted_in, random_net, name):
 def test_odd_sizes_are_padded_to_a_multiple_of_4_and_cropped(opted_in):
     enhancer = load_enhancer("mirnetv2-lowlight", device="cpu", precision="fp32")
     assert enhancer.size_multiple == 4
-    out = enhancer.process(_frame(45, 62))
-    assert out.shape == (1, 3, 45, 62)
+    out = enhancer.process(_frame(29, 38))
+    assert out.shape == (1, 3, 29, 38)
 
 
 def test_tiled_matches_whole_frame(opted_in):
     whole = load_enhancer("mirnetv2-denoise", device="cpu", precision="fp32")
     tiled = load_enhancer("mirnetv2-denoise", device="cpu", precision="fp32", tile=32)
-    x = _frame(48, 160)
-    # Tiles 32 wide plus 32 each side: no tile sees the whole frame, so the check is not vacuous.
+    # One row of 32-wide tiles with 32 pixels of context each side: the outer tiles do not see the
+    # whole frame, so the check is not vacuous.
+    x = _frame(32, 128)
     assert x.shape[-1] > tiled.tile + 2 * tiled.tile_pad
     assert psnr(tiled.process(x), whole.process(x)) >= 40
 
@@ -208,6 +209,7 @@ def test_sr_models_resize_first_then_restore(opted_in, name):
     scale = SR[name]
     enhancer = load_enhancer(name, device="cpu", precision="fp32")
     assert enhancer.scale == scale and enhancer.output_size(20, 14) == (20 * scale, 14 * scale)
+    assert enhancer.auto_tile_pixels * scale**2 <= Enhancer.auto_tile_pixels  # tiles counted after the resize
     x = _frame(14, 20)
     out = enhancer.process(x)
     assert out.shape == (1, 3, 14 * scale, 20 * scale)
@@ -223,9 +225,9 @@ def test_sr_models_resize_first_then_restore(opted_in, name):
 
 def test_sr_tiled_matches_whole_frame(opted_in):
     whole = load_enhancer("mirnetv2-sr-x2", device="cpu", precision="fp32")
-    tiled = load_enhancer("mirnetv2-sr-x2", device="cpu", precision="fp32", tile=16)
-    x = _frame(24, 96)
+    tiled = load_enhancer("mirnetv2-sr-x2", device="cpu", precision="fp32", tile=32)
+    x = _frame(16, 100)
     assert x.shape[-1] > tiled.tile + 2 * tiled.tile_pad
     a, b = tiled.process(x), whole.process(x)
-    assert a.shape == b.shape == (1, 3, 48, 192)
+    assert a.shape == b.shape == (1, 3, 32, 200)
     assert psnr(a, b) >= 40

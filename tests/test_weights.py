@@ -172,6 +172,21 @@ def test_corrupt_present_file_is_replaced(server, tmp_path):
     assert target.read_bytes() == PAYLOAD
 
 
+def test_without_dest_a_corrupt_copy_is_replaced_where_lookup_finds_it(server, folders):
+    a, b, repo = folders
+    shadow = b / "fake/model.pth"
+    shadow.parent.mkdir()
+    shadow.write_bytes(b"corrupt")
+    result = dl.download(_entry(server), timeout=5)
+    assert result.path == shadow and shadow.read_bytes() == PAYLOAD
+    assert weights.locate("fake/model.pth") == shadow
+
+
+def test_without_dest_a_new_file_goes_to_the_first_writable_folder(server, folders):
+    a, b, repo = folders
+    assert dl.download(_entry(server), timeout=5).path == a / "fake/model.pth"
+
+
 def test_resume_asks_for_the_missing_range(server, tmp_path):
     part = tmp_path / "fake/model.pth.part"
     part.parent.mkdir()

@@ -9,8 +9,10 @@ from flask import Flask
 # module name -> attribute holding the click command or group
 _COMMANDS = {
     "enhance": "enhance_command",
+    "evaluate": "evaluate_command",
     "models": "models_command",
     "weights": "weights_group",
+    "worker": "worker_command",
 }
 
 

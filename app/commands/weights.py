@@ -42,10 +42,10 @@ def download_command(names: tuple[str, ...], all_files: bool, dest: Path | None,
         click.echo(f"{', '.join(names)}: no weights needed")
         return
     failures = sum(not _fetch_one(entry, dest, force) for entry in entries)
-    if failures:
-        _fail(1, f"{failures} of {len(entries)} file(s) failed; run the command again to retry or resume")
     if dest is not None and dest.resolve() not in [d.resolve() for d in search_dirs()]:
         click.echo(f"note: {dest} is not on the search path; add it to ENHANCE_WEIGHTS_PATH to use it")
+    if failures:
+        _fail(1, f"{failures} of {len(entries)} file(s) failed; run the command again to retry or resume")
 
 
 def _fetch_one(entry: WeightsFile, dest: Path | None, force: bool) -> bool:

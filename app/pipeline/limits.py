@@ -33,15 +33,16 @@ def max_frames() -> int | None:
     return _env_int("ENHANCE_MAX_FRAMES", None)
 
 
-def check_output_size(width: int, height: int, frames: int | None) -> None:
-    """Raise TooLarge when a frame of width x height, or the frame count, is over the limits."""
-    limit = max_output_pixels()
+def check_output_size(width: int, height: int, frames: int | None,
+                      pixel_limit: int | None = None, frame_limit: int | None = None) -> None:
+    """Raise TooLarge when a frame of width x height, or the frame count, is over the limits (default: env)."""
+    limit = pixel_limit or max_output_pixels()
     if width * height > limit:
         raise TooLarge(
             f"the output would be {width}x{height} = {width * height} pixels per frame, over the limit of "
             f"{limit} (ENHANCE_MAX_OUTPUT_PIXELS); use a smaller --outscale or input"
         )
-    cap = max_frames()
+    cap = frame_limit or max_frames()
     if cap is not None and frames is not None and frames > cap:
         raise TooLarge(
             f"the input has {frames} frames, over the limit of {cap} (ENHANCE_MAX_FRAMES); "

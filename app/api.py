@@ -1,0 +1,176 @@
+"""The HTTP API (CONTRACT.md): submit, poll, download, cancel, list. Never touches a tensor.
+
+Uploads are parsed by Werkzeug, which spools files larger than 500 KB to disk, and refused early by
+``MAX_CONTENT_LENGTH`` (413) before the body is read past the limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from pathlib import Path
+
+from flask import Blueprint, current_app, g, jsonify, request, send_file, url_for
+from werkzeug.utils import secure_filename
+
+from app.pipeline import EnhanceOptions, check_request, probe
+from models import weights
+from models.catalog import catalog
+from models.registry import ModelSpec, resolve_chain
+
+from .jobs.document import job_document
+from .jobs.models import ACTIVE, Job
+from .jobs.store import new_job_id
+from .problems import ApiProblem
+from .schemas import EnhanceForm, ListQuery
+
+log = logging.getLogger("app.api")
+bp = Blueprint("api", __name__)
+
+
+def service():
+    """This process's Service (settings, store, storage, queue)."""
+    return current_app.extensions["enhance"].get()
+
+
+def owner() -> str | None:
+    """The tenant of this request (set by the auth layer), or None when keys are off."""
+    return g.get("tenant")
+
+
+def _job_or_404(job_id: str) -> Job:
+    job = service().store.get(job_id, owner())
+    if job is None:
+        raise ApiProblem(404, "Not Found", f"no job with id {job_id!r}", "unknown-job")
+    return job
+
+
+def output_container(info, codec: str) -> str:
+    """The result's container: Matroska inputs stay Matroska (subtitles), VP9 goes to WebM, FFV1 to MKV."""
+    if info.kind == "image":
+        return "jpg" if info.format_name in ("jpeg_pipe", "image2") and info.pix_fmt.startswith("yuvj") else "png"
+    if codec == "ffv1" or info.format_name.startswith("matroska") and info.subtitle_streams:
+        return "mkv"
+    if codec == "vp9":
+        return "webm"
+    return "mp4"
+
+
+def _check_weights(model: str) -> None:
+    """Refuse a model whose weights are not installed on this server (503, naming the fetch command)."""
+    for link in resolve_chain(model):
+        if isinstance(link, ModelSpec):
+            for path in link.weights:
+                weights.require(path, model=link.name)
+
+
+@bp.post("/enhance")
+def submit():
+    """Accept an upload, probe it, validate the options and queue a job (202)."""
+    svc = service()
+    settings = svc.settings
+    if svc.store.count_queued() >= settings.max_queued:
+        raise ApiProblem(503, "Queue full", f"{settings.max_queued} jobs are waiting; try again later",
+                         "queue-full", headers={"Retry-After": "30"})
+    form = EnhanceForm.model_validate({k: v for k, v in request.form.items() if v != ""})
+    upload = request.files.get("file")
+    if upload is None:
+        raise ApiProblem(400, "No file", "send the video as the multipart form field 'file'", "no-file")
+    model = form.model or settings.default_model
+    if "/" in model or model.endswith((".pth", ".pt", ".safetensors", ".ckpt")):
+        raise ApiProblem(400, "Bad option", "model must be a registered name or chain, not a file path", "bad-option")
+    model_options = {"denoise_strength": form.denoise_strength} if form.denoise_strength is not None else {}
+    options = EnhanceOptions(model=model, outscale=form.outscale, tile=form.tile, codec=form.codec, crf=form.crf,
+                             frames=form.frames, device=settings.device, model_options=model_options)
+    options.validate()
+    resolve_chain(model)  # unknown model / licence before the upload is even stored
+    job_id = new_job_id()
+    path = svc.storage.upload_path(job_id)
+    try:
+        upload.save(path)
+        if path.stat().st_size == 0:
+            raise ApiProblem(400, "No file", "the uploaded file is empty", "no-file")
+        info = probe(str(path))
+        size = check_request(info, options, settings.max_output_pixels, settings.max_frames)
+        _check_weights(model)
+        stored = options.to_dict()
+        stored.pop("device", None)
+        stored["container"] = output_container(info, options.codec)
+        frames_total = min(info.frames, options.frames) if info.frames and options.frames else (
+            options.frames or info.frames)
+        job = Job(
+            id=job_id, owner=owner(), status="queued", model=model, options=stored,
+            input_name=(secure_filename(upload.filename or "") or "input")[:255], input_path=str(path),
+            media={"kind": info.kind, "width": info.width, "height": info.height, "frames": info.frames,
+                   "fps": info.fps, "duration": info.duration, "audio_streams": info.audio_streams,
+                   "output_width": size[0], "output_height": size[1]},
+            frames_total=frames_total, webhook_url=form.webhook_url,
+        )
+        svc.store.add(job)
+    except BaseException:
+        svc.storage.remove(job_id)
+        raise
+    svc.queue.enqueue(job_id)
+    log.info("job queued: model=%s %dx%d frames=%s", model, info.width, info.height, frames_total,
+             extra={"job_id": job_id})
+    response = jsonify(job_document(job))
+    response.status_code = 202
+    response.headers["Location"] = url_for("api.get_job", job_id=job_id)
+    return response
+
+
+@bp.get("/jobs/<job_id>")
+def get_job(job_id: str):
+    """The job document."""
+    return jsonify(job_document(_job_or_404(job_id)))
+
+
+@bp.get("/jobs")
+def list_jobs():
+    """The caller's jobs, newest first, paginated with ``limit`` and ``offset``."""
+    query = ListQuery.model_validate(request.args.to_dict())
+    jobs, total = service().store.list(owner(), query.limit, query.offset)
+    return jsonify({"jobs": [job_document(j) for j in jobs], "total": total, "limit": query.limit,
+                    "offset": query.offset})
+
+
+@bp.get("/jobs/<job_id>/result")
+def get_result(job_id: str):
+    """The enhanced file, with byte ranges and a Content-Disposition; 409 until the job succeeded."""
+    job = _job_or_404(job_id)
+    if job.status != "succeeded":
+        detail = f"the job is {job.status}; the result is available once it has succeeded"
+        if job.error:
+            detail += f" (error: {job.error.get('detail')})"
+        raise ApiProblem(409, "Not ready", detail, "not-ready")
+    path = Path(job.result_path or "")
+    if job.files_removed or not path.is_file():
+        raise ApiProblem(404, "Not Found", "the result has expired or was deleted", "result-gone")
+    stem = Path(job.input_name).stem or "video"
+    name = f"{stem}-enhanced{path.suffix}"
+    mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return send_file(path, mimetype=mimetype, as_attachment=True, download_name=name, conditional=True,
+                     max_age=0)
+
+
+@bp.delete("/jobs/<job_id>")
+def delete_job(job_id: str):
+    """Cancel an active job and delete its files (the row stays, canceled); a finished job is removed."""
+    svc = service()
+    job = _job_or_404(job_id)
+    if job.status in ACTIVE:
+        svc.store.cancel(job_id, owner())
+        svc.storage.remove(job_id)
+        svc.store.mark_files_removed(job_id)
+        log.info("job canceled", extra={"job_id": job_id})
+    else:
+        svc.storage.remove(job_id)
+        svc.store.delete(job_id)
+        log.info("job deleted", extra={"job_id": job_id})
+    return "", 204
+
+
+@bp.get("/models")
+def list_models():
+    """Every enhancer, as ``flask models --json``."""
+    return jsonify(catalog())

@@ -1,0 +1,141 @@
+"""Service configuration from ``ENHANCE_*`` environment variables, validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """A configuration value is invalid; the message names the variable and what is allowed."""
+
+
+def _int(env: dict, name: str, default: int | None, minimum: int = 0) -> int | None:
+    """An integer variable (None allowed as default)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _float(env: dict, name: str, default: float, minimum: float = 0) -> float:
+    """A number variable."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _bool(env: dict, name: str, default: bool = False) -> bool:
+    """A 0/1 (true/false, yes/no) variable."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 0 or 1, got {raw!r}")
+
+
+@dataclass
+class Settings:
+    """Every setting the service reads; see the README for each variable."""
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    queue: str = "local"
+    broker_url: str | None = None
+    default_model: str = "realesr-animevideov3"
+    device: str = "auto"
+    workers: int = 1
+    max_upload_mb: int = 2048
+    max_output_pixels: int | None = None
+    max_frames: int | None = None
+    max_queued: int = 100
+    api_keys: tuple[str, ...] = ()
+    result_ttl_hours: float = 24.0
+    allow_noncommercial: bool = False
+    webhook_secret: str | None = None
+    webhook_allow_private: bool = False
+    rate_limit: str | None = None
+    max_attempts: int = 3
+    heartbeat_seconds: float = 2.0
+    stale_seconds: float = 30.0
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> Settings:
+        """Read and validate the environment; raises ConfigError on the first bad value."""
+        env = dict(os.environ if env is None else env)
+        queue = env.get("ENHANCE_QUEUE", "local").strip() or "local"
+        if queue not in ("local", "celery"):
+            raise ConfigError(f"ENHANCE_QUEUE must be 'local' or 'celery', got {queue!r}")
+        broker = env.get("ENHANCE_BROKER_URL") or None
+        if queue == "celery" and not broker:
+            raise ConfigError("ENHANCE_QUEUE=celery needs ENHANCE_BROKER_URL (e.g. redis://localhost:6379/0)")
+        device = env.get("ENHANCE_DEVICE", "auto").strip() or "auto"
+        if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+            raise ConfigError(f"ENHANCE_DEVICE must be auto, cpu or cuda[:N], got {device!r}")
+        rate = env.get("ENHANCE_RATE_LIMIT", "").strip() or None
+        if rate and not _valid_rate(rate):
+            raise ConfigError(f"ENHANCE_RATE_LIMIT must look like '30/minute', got {rate!r}")
+        keys = tuple(k.strip() for k in env.get("ENHANCE_API_KEYS", "").split(",") if k.strip())
+        return cls(
+            data_dir=Path(env.get("ENHANCE_DATA_DIR", "").strip() or "data").resolve(),
+            database_url=env.get("ENHANCE_DATABASE_URL", "").strip() or None,
+            queue=queue,
+            broker_url=broker,
+            default_model=env.get("ENHANCE_DEFAULT_MODEL", "").strip() or "realesr-animevideov3",
+            device=device,
+            workers=_int(env, "ENHANCE_WORKERS", 1, minimum=0),
+            max_upload_mb=_int(env, "ENHANCE_MAX_UPLOAD_MB", 2048, minimum=1),
+            max_output_pixels=_int(env, "ENHANCE_MAX_OUTPUT_PIXELS", None, minimum=1),
+            max_frames=_int(env, "ENHANCE_MAX_FRAMES", None, minimum=1),
+            max_queued=_int(env, "ENHANCE_MAX_QUEUED", 100, minimum=1),
+            api_keys=keys,
+            result_ttl_hours=_float(env, "ENHANCE_RESULT_TTL_HOURS", 24.0, minimum=0),
+            allow_noncommercial=_bool(env, "ENHANCE_ALLOW_NONCOMMERCIAL"),
+            webhook_secret=env.get("ENHANCE_WEBHOOK_SECRET") or None,
+            webhook_allow_private=_bool(env, "ENHANCE_WEBHOOK_ALLOW_PRIVATE"),
+            rate_limit=rate,
+            max_attempts=_int(env, "ENHANCE_MAX_ATTEMPTS", 3, minimum=1),
+            heartbeat_seconds=_float(env, "ENHANCE_HEARTBEAT_SECONDS", 2.0, minimum=0.1),
+            stale_seconds=_float(env, "ENHANCE_STALE_SECONDS", 30.0, minimum=1),
+        )
+
+    def with_overrides(self, overrides: dict) -> Settings:
+        """A copy with some fields replaced (tests pass ``create_app({"ENHANCE": {...}})``)."""
+        names = {f.name for f in fields(self)}
+        unknown = set(overrides) - names
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(overrides)
+        if not isinstance(values["data_dir"], Path):
+            values["data_dir"] = Path(values["data_dir"]).resolve()
+        return Settings(**values)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The job database: ENHANCE_DATABASE_URL, or SQLite in the data folder."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'jobs.sqlite3'}"
+
+
+def _valid_rate(text: str) -> bool:
+    """``N/unit`` with unit second, minute, hour or day."""
+    count, sep, unit = text.partition("/")
+    return bool(sep) and count.strip().isdigit() and unit.strip() in ("second", "minute", "hour", "day")

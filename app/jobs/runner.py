@@ -1,0 +1,135 @@
+"""Run one claimed job through the pipeline: the single code path shared by every queue adapter."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+from app.pipeline import EnhanceOptions, enhance_file
+from models.errors import Canceled, EnhanceError
+
+from .store import JobStore
+
+log = logging.getLogger("app.jobs")
+
+PROGRESS_INTERVAL = 0.5  # seconds between progress writes: a few per second at most
+
+
+def worker_name() -> str:
+    """``host:pid`` of this process, as shown in the job document."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def is_dead(worker: str | None) -> bool:
+    """True when ``worker`` names a process on this host that no longer exists."""
+    if not worker:
+        return True
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine: only its heartbeat can tell
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def pipeline_options(stored: dict) -> EnhanceOptions:
+    """EnhanceOptions from a job's stored options (unknown keys ignored)."""
+    names = EnhanceOptions.__dataclass_fields__
+    return EnhanceOptions(**{k: v for k, v in stored.items() if k in names})
+
+
+class _Watch:
+    """Heartbeats in the background and remembers when the job stopped being ours (canceled, taken back)."""
+
+    def __init__(self, store: JobStore, job_id: str, claim: str, interval: float):
+        self.store, self.job_id, self.claim = store, job_id, claim
+        self.lost = threading.Event()
+        self._done = threading.Event()
+        self._last_progress = 0.0
+        self._thread = threading.Thread(target=self._beat, args=(interval,), daemon=True, name=f"heartbeat-{job_id}")
+        self._thread.start()
+
+    def _beat(self, interval: float) -> None:
+        while not self._done.wait(interval):
+            try:
+                if not self.store.heartbeat(self.job_id, self.claim):
+                    self.lost.set()
+                    return
+            except Exception:  # noqa: BLE001 - a DB hiccup must not kill the job; the next beat retries
+                log.warning("heartbeat failed", extra={"job_id": self.job_id}, exc_info=True)
+
+    def progress(self, report) -> None:
+        """Write progress at most every PROGRESS_INTERVAL seconds, and always the last frame."""
+        now = time.monotonic()
+        final = report.frames_total is not None and report.frames_done >= report.frames_total
+        if not final and now - self._last_progress < PROGRESS_INTERVAL:
+            return
+        self._last_progress = now
+        if not self.store.progress(
+            self.job_id, self.claim, report.frames_done, report.frames_total, report.fps, report.eta_seconds
+        ):
+            self.lost.set()
+
+    def should_stop(self) -> bool:
+        """Checked by the pipeline between batches."""
+        return self.lost.is_set()
+
+    def close(self) -> None:
+        """Stop heartbeating."""
+        self._done.set()
+        self._thread.join()
+
+
+def run_claimed_job(store: JobStore, storage, job_id: str, claim: str, heartbeat_seconds: float = 2.0) -> str:
+    """Run a job this worker has claimed; returns its final status as this worker saw it."""
+    job = store.get(job_id)
+    if job is None:
+        return "gone"
+    extra = {"job_id": job_id}
+    options = pipeline_options(job.options)
+    container = job.options.get("container", "mp4")
+    result = storage.result_path(job_id, container)
+    _remove_leftovers(result.parent)
+    watch = _Watch(store, job_id, claim, heartbeat_seconds)
+    log.info("job started: model=%s attempt=%d", job.model, job.attempts, extra=extra)
+    try:
+        run = enhance_file(job.input_path, result, options, progress=watch.progress, should_cancel=watch.should_stop)
+    except Canceled:
+        log.info("job stopped: canceled or taken over", extra=extra)
+        current = store.get(job_id)
+        if current is not None and current.status == "canceled":
+            storage.remove(job_id)
+        return "canceled"
+    except EnhanceError as exc:
+        log.warning("job failed: %s", exc.detail, extra=extra)
+        store.fail(job_id, claim, exc.to_dict())
+        return "failed"
+    except Exception as exc:  # noqa: BLE001 - any bug fails this job with a reason instead of killing the worker
+        log.exception("job crashed", extra=extra)
+        store.fail(job_id, claim, {"type": "internal-error", "title": "Internal error",
+                                   "detail": f"{type(exc).__name__}: {exc}"})
+        return "failed"
+    finally:
+        watch.close()
+    if store.succeed(job_id, claim, str(result), run.frames):
+        log.info("job succeeded: %d frames in %.1f s", run.frames, run.seconds or 0, extra=extra)
+        return "succeeded"
+    # canceled (or taken over) after the last frame: this attempt's result must not stay
+    current = store.get(job_id)
+    if current is not None and current.status == "canceled":
+        storage.remove(job_id)
+    return "canceled"
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Delete temporary files a killed attempt left in the result folder."""
+    for leftover in folder.glob(".*.part*"):
+        leftover.unlink(missing_ok=True)

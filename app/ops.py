@@ -1,0 +1,87 @@
+"""Operational routes: liveness, readiness, Prometheus metrics, the OpenAPI document and its page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, render_template
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+
+from models.catalog import catalog
+
+from .jobs.models import STATUSES
+from .openapi import openapi_document
+
+bp = Blueprint("ops", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness: the process answers."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: the database answers, the queue is configured, and which models have weights."""
+    svc = current_app.extensions["enhance"].get()
+    checks = {}
+    ok = True
+    try:
+        svc.store.ping()
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        checks["database"] = f"error: {type(exc).__name__}"
+        ok = False
+    queue_state = svc.queue.readiness() if hasattr(svc.queue, "readiness") else "ok"
+    checks["queue"] = queue_state
+    ok = ok and queue_state == "ok"
+    ready_models = [m["name"] for m in catalog() if m["ready"] and m["allowed"]]
+    checks["models_ready"] = ready_models
+    heartbeats = svc.store.worker_heartbeats() if checks["database"] == "ok" else {}
+    checks["workers"] = {w: t.isoformat() for w, t in heartbeats.items()}
+    body = {"status": "ok" if ok else "unavailable", **checks}
+    return jsonify(body), 200 if ok else 503
+
+
+class _JobCollector:
+    """Reads the job table at scrape time, so every gunicorn process reports the same numbers."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def collect(self):
+        by_status = self.store.count_by_status()
+        jobs = GaugeMetricFamily("enhance_jobs", "Jobs by status", labels=["status"])
+        for status in STATUSES:
+            jobs.add_metric([status], by_status.get(status, 0))
+        yield jobs
+        frames, durations = self.store.finished_stats()
+        yield CounterMetricFamily("enhance_frames_processed", "Frames written by succeeded jobs", value=frames)
+        yield SummaryMetricFamily("enhance_job_duration_seconds", "Run time of succeeded jobs",
+                                  count_value=len(durations), sum_value=sum(durations))
+        beats = self.store.worker_heartbeats()
+        workers = GaugeMetricFamily("enhance_worker_heartbeat_timestamp_seconds",
+                                    "Last heartbeat of each busy worker", labels=["worker"])
+        for worker, when in beats.items():
+            workers.add_metric([worker], when.timestamp())
+        yield workers
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus text format."""
+    registry = CollectorRegistry()
+    registry.register(_JobCollector(current_app.extensions["enhance"].get().store))
+    return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI description of this API."""
+    return jsonify(openapi_document())
+
+
+@bp.get("/docs")
+def docs():
+    """A page that renders /openapi.json without any external script."""
+    return render_template("docs.html")

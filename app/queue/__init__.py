@@ -1,0 +1,1 @@
+"""Queue adapters: the embedded thread queue (default) and Celery (scale-out)."""

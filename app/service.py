@@ -1,0 +1,53 @@
+"""The service's parts, built once per process and kept in ``app.extensions["enhance"]``."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from .config import Settings
+from .jobs.store import JobStore
+from .storage import Storage
+
+
+@dataclass
+class Service:
+    """Settings, job store, file storage and queue adapter of one process."""
+
+    settings: Settings
+    store: JobStore
+    storage: Storage
+    queue: object
+
+    @classmethod
+    def build(cls, settings: Settings) -> Service:
+        """Connect to the database, create folders and the schema, pick the queue adapter."""
+        storage = Storage(settings.data_dir)
+        storage.ensure()
+        store = JobStore(settings.sqlalchemy_url)
+        store.create_schema()
+        if settings.queue == "celery":
+            from .queue.celery import CeleryQueue
+
+            queue = CeleryQueue(settings, store, storage)
+        else:
+            from .queue.local import LocalQueue
+
+            queue = LocalQueue(settings, store, storage)
+        return cls(settings, store, storage, queue)
+
+
+class LazyService:
+    """Builds the Service on first use, so CLI commands that need no database never create one."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._service: Service | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Service:
+        """The Service of this process, built once."""
+        with self._lock:
+            if self._service is None:
+                self._service = Service.build(self.settings)
+            return self._service

@@ -1,0 +1,41 @@
+"""Where a job's files live under ENHANCE_DATA_DIR: ``uploads/<id>/input`` and ``results/<id>/<name>``.
+
+Names from users never reach a path: the upload is stored as ``input``, the result under a name built
+from the job id and the output container.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+
+class Storage:
+    """The data folder of the service."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.uploads = self.root / "uploads"
+        self.results = self.root / "results"
+
+    def ensure(self) -> None:
+        """Create the folders."""
+        for folder in (self.uploads, self.results):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def upload_path(self, job_id: str) -> Path:
+        """Where the uploaded input of a job is stored (its folder is created)."""
+        folder = self.uploads / job_id
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / "input"
+
+    def result_path(self, job_id: str, extension: str) -> Path:
+        """Where the result of a job is written (its folder is created)."""
+        folder = self.results / job_id
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{job_id}.{extension}"
+
+    def remove(self, job_id: str) -> None:
+        """Delete every file of a job (upload, result, leftovers of a failed attempt)."""
+        for folder in (self.uploads / job_id, self.results / job_id):
+            shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Serve the API and web page with gunicorn and the embedded queue (SQLite in ENHANCE_DATA_DIR).
+# On a fresh machine: creates .venv in the repo root and installs requirements.txt first.
+set -euo pipefail
+cd "$(dirname "$0")"
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "run.sh: creating .venv" >&2
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.runtime-requirements.sha256
+want=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "run.sh: installing requirements.txt" >&2
+  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+  echo "$want" > "$stamp"
+fi
+echo "run.sh: weights are looked for in: ${ENHANCE_WEIGHTS_PATH:+$ENHANCE_WEIGHTS_PATH:}$(pwd)/weights" >&2
+.venv/bin/flask models >&2 || true
+echo "run.sh: serving on http://$HOST:$PORT (data in ${ENHANCE_DATA_DIR:-./data})" >&2
+exec .venv/bin/gunicorn wsgi:app \
+  --bind "$HOST:$PORT" \
+  --workers "${WEB_CONCURRENCY:-2}" --worker-class gthread --threads 8 \
+  --timeout 120 --graceful-timeout 30 \
+  --access-logfile - --error-logfile -
