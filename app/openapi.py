@@ -9,6 +9,8 @@ from pydantic import BaseModel
 from . import schemas
 
 REF = "#/components/schemas/{model}"
+RESULT_TYPES = {t: {"schema": {"type": "string", "format": "binary"}} for t in (
+    "video/mp4", "video/x-matroska", "video/webm", "image/png", "image/jpeg", "application/octet-stream")}
 
 
 def _schema(model: type[BaseModel]) -> dict:
@@ -91,8 +93,8 @@ def openapi_document() -> dict:
                 "security": security,
                 "parameters": [job_id],
                 "responses": {
-                    "200": {"description": "The file", "content": {"application/octet-stream": {}}},
-                    "206": {"description": "Part of the file", "content": {"application/octet-stream": {}}},
+                    "200": {"description": "The file", "content": RESULT_TYPES},
+                    "206": {"description": "Part of the file (Range request)", "content": RESULT_TYPES},
                     "404": _problem("Unknown job or expired result"),
                     "409": _problem("Not finished"),
                     "401": errors["401"],

@@ -21,7 +21,7 @@ class EnhanceForm(BaseModel):
     tile: int = Field(0, ge=0, le=8192, description="Tile size in pixels, 0 = automatic (else >= 32)")
     codec: Codec = Field("h264", description="Output video codec")
     crf: int | None = Field(None, ge=0, le=63, description="Quality; lower is better; codec default if unset")
-    frames: int | None = Field(None, ge=1, description="Only the first N frames (a preview)")
+    frames: int | None = Field(None, ge=1, le=10_000_000, description="Only the first N frames (a preview)")
     denoise_strength: float | None = Field(None, ge=0, le=1, description="realesr-general-x4v3 only")
     webhook_url: str | None = Field(None, max_length=2048, description="Receives the final job document")
 
@@ -77,7 +77,7 @@ class ListQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     limit: int = Field(20, ge=1, le=100)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=2**31 - 1)
 
 
 class ModelInfo(BaseModel):

@@ -170,6 +170,9 @@ def test_plan_matches_models_to_damages(monkeypatch):
     reasons = {(s.what, s.name): s.reason for s in skipped}
     assert "no requested degradation fits" in reasons["model", "zero-dce+realesr-animevideov3"]
     assert "no requested model restores it" in reasons["degradation", "noise25"]
+    # with the default list, a damage nobody asked a model for is not worth a line
+    _, quiet = plan(parse_models("bicubic"), degs, named=False)
+    assert [s.name for s in quiet] == []
 
 
 def test_plan_reports_licence_and_missing_weights(monkeypatch, tmp_path):

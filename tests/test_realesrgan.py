@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import pickle
 from pathlib import Path
 
@@ -113,18 +114,32 @@ def save_official(folder: Path, relpath: str, sd: dict, key: str) -> Path:
     return path
 
 
-def put_all_random(folder: Path) -> dict[str, dict]:
-    """Random official-layout files for the three models without shipped weights; returns the dicts."""
+@pytest.fixture(scope="session")
+def random_files(tmp_path_factory) -> tuple[Path, dict[str, dict]]:
+    """Random official-layout files for the three models without shipped weights (written once)."""
+    folder = tmp_path_factory.mktemp("random-weights")
     sds = {
         "realesrgan-x4plus": official_rrdbnet(4, seed=1),
         "realesrgan-x2plus": official_rrdbnet(2, seed=2),
         "realesr-general-x4v3": official_srvgg(32, seed=3),
-        "wdn": official_srvgg(32, seed=4),
     }
+    # the released wdn file is a fine-tune of x4v3, close to it: a blend of two unrelated random nets
+    # would cancel its own residual branch out and leave nothing to compare
+    torch.manual_seed(4)
+    sds["wdn"] = {k: v + 0.1 * v.std() * torch.randn_like(v) for k, v in sds["realesr-general-x4v3"].items()}
     save_official(folder, FILES["realesrgan-x4plus"], sds["realesrgan-x4plus"], "params_ema")
     save_official(folder, FILES["realesrgan-x2plus"], sds["realesrgan-x2plus"], "params_ema")
     save_official(folder, FILES["realesr-general-x4v3"], sds["realesr-general-x4v3"], "params")
     save_official(folder, WDN, sds["wdn"], "params")
+    return folder, sds
+
+
+@pytest.fixture
+def random_weights(weights_dir, random_files) -> dict[str, dict]:
+    """The random files, linked into this test's own weights folder; returns their state dicts."""
+    source, sds = random_files
+    for path in source.iterdir():
+        os.link(path, weights_dir / path.name)
     return sds
 
 
@@ -140,7 +155,8 @@ def test_registered_models():
     }
     for name, (scale, files) in expected.items():
         spec = registry.get_spec(name)
-        assert (spec.task, spec.scale, spec.licence, spec.weights) == ("upscale", scale, "BSD-3-Clause", files)
+        assert (spec.task, spec.scale, spec.weights) == ("upscale", scale, files)
+        assert spec.licence == "BSD-3-Clause"
         assert not spec.noncommercial
         assert all(f in weights_module.MANIFEST for f in files)
     assert registry.get_spec("realesr-general-x4v3").options["denoise_strength"][0] == 0.5
@@ -183,7 +199,8 @@ def clip_frames(indices: tuple[int, ...], size: tuple[int, int]) -> list[np.ndar
     with av.open(str(SHARED_MEDIA / CLIP)) as container:
         for i, frame in enumerate(container.decode(video=0)):
             if i in indices:
-                frames.append(cv2.resize(frame.to_ndarray(format="bgr24"), size, interpolation=cv2.INTER_AREA))
+                bgr = frame.to_ndarray(format="bgr24")
+                frames.append(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA))
             if i >= max(indices):
                 break
     return frames
@@ -198,18 +215,19 @@ def enhance_like_pipeline(enhancer, frames: list[np.ndarray]) -> np.ndarray:
 
 
 @needs_shared(f"weights/{ANIME}", f"media/{CLIP}")
-@pytest.mark.parametrize("pre_pad", [10, 0], ids=["RealESRGANer-default", "video-script-default"])
-def test_animevideov3_matches_official_on_real_frames(pre_pad):
+def test_animevideov3_matches_official_on_real_frames():
     frames = clip_frames((0, 20, 40, 60), (96, 72))
     raw = torch.load(SHARED_WEIGHTS / ANIME, map_location="cpu", weights_only=True)
     sd = raw["params_ema"] if "params_ema" in raw else raw["params"]
-    expected = np.stack([official_enhance(f, sd, pre_pad=pre_pad) for f in frames])
     enhancer = load_enhancer("realesr-animevideov3", device="cpu", precision="fp32")
     ours = enhance_like_pipeline(enhancer, frames)
-    assert ours.shape == expected.shape == (4, 288, 384, 3)
-    value = psnr(ours, expected, peak=255)
-    print(f"realesr-animevideov3 fp32 vs official (pre_pad {pre_pad}): {value:.2f} dB")
-    assert value >= 40
+    # RealESRGANer's own default pre_pad is 10; inference_realesrgan_video.py passes 0
+    for pre_pad in (10, 0):
+        expected = np.stack([official_enhance(f, sd, pre_pad=pre_pad) for f in frames])
+        assert ours.shape == expected.shape == (4, 288, 384, 3)
+        value = psnr(ours, expected, peak=255)
+        print(f"realesr-animevideov3 fp32 vs official RealESRGANer (pre_pad {pre_pad}): {value:.2f} dB")
+        assert value >= 40
 
 
 @needs_shared(f"weights/{ANIME}")
@@ -236,7 +254,7 @@ def test_animevideov3_loaded_once_eval_channels_last():
 
 @needs_shared(f"weights/{ANIME}")
 def test_animevideov3_tiled_equals_whole_frame():
-    x = torch.rand(2, 3, 72, 100)
+    x = torch.rand(1, 3, 48, 72)  # 32px tiles with an 18px pad: no tile sees the whole frame
     whole = load_enhancer("realesr-animevideov3", device="cpu", precision="fp32", tile=0)
     tiled = load_enhancer("realesr-animevideov3", device="cpu", precision="fp32", tile=32)
     assert psnr(tiled.process(x), whole.process(x)) >= 40
@@ -251,11 +269,10 @@ def test_animevideov3_tiled_equals_whole_frame():
         # RRDBNet is heavy: a strip 96 wide lets the 32px tiles with their 32px pad miss part of the frame
         ("realesrgan-x4plus", 4, (12, 96)),
         ("realesrgan-x2plus", 2, (13, 95)),  # odd sizes: padded to the x2 network's multiple of 2
-        ("realesr-general-x4v3", 4, (100, 130)),
+        ("realesr-general-x4v3", 4, (40, 104)),  # 104 > 32 + 2 * 34: some tiles miss part of the frame
     ],
 )
-def test_random_official_checkpoints_tile_like_whole(weights_dir, name, scale, size):
-    put_all_random(weights_dir)
+def test_random_official_checkpoints_tile_like_whole(random_weights, name, scale, size):
     whole = load_enhancer(name, device="cpu", precision="fp32", tile=0)
     tiled = load_enhancer(name, device="cpu", precision="fp32", tile=32)
     assert whole.scale == scale and whole.info.task == "upscale"
@@ -265,9 +282,10 @@ def test_random_official_checkpoints_tile_like_whole(weights_dir, name, scale, s
     assert ref.shape == (1, 3, size[0] * scale, size[1] * scale)
     assert ref.std() > 0.05  # a real picture, not a clamped constant
     assert psnr(tiled.process(x), ref) >= 40
-    # the comparison has teeth: without overlap the seams show
-    tiled.tile_pad = 0
-    assert psnr(tiled.process(x), ref) < 40
+    if name != "realesrgan-x4plus":  # (the slowest network: the other two show the same point)
+        # the comparison has teeth: without overlap the seams show
+        tiled.tile_pad = 0
+        assert psnr(tiled.process(x), ref) < 40
 
 
 def test_size_multiple_and_tile_pad():
@@ -278,8 +296,7 @@ def test_size_multiple_and_tile_pad():
     assert resr.VARIANTS["realesr-general-x4v3"].tile_pad == 32 + 2
 
 
-def test_x2plus_checkpoint_builds_unshuffle_network(weights_dir):
-    put_all_random(weights_dir)
+def test_x2plus_checkpoint_builds_unshuffle_network(random_weights):
     enhancer = load_enhancer("realesrgan-x2plus", device="cpu", precision="fp32")
     assert enhancer.size_multiple == 2 and enhancer.net.shuffle_factor == 2
     assert enhancer.process(torch.rand(1, 3, 9, 11)).shape == (1, 3, 18, 22)
@@ -292,9 +309,8 @@ def _loaded(enhancer) -> dict[str, torch.Tensor]:
     return {k: v.float() for k, v in enhancer.net.state_dict().items()}
 
 
-def test_denoise_strength_blends_the_two_official_files(weights_dir):
-    sds = put_all_random(weights_dir)
-    a, b = sds["realesr-general-x4v3"], sds["wdn"]
+def test_denoise_strength_blends_the_two_official_files(random_weights):
+    a, b = random_weights["realesr-general-x4v3"], random_weights["wdn"]
 
     def load(strength):
         return load_enhancer(
@@ -311,8 +327,7 @@ def test_denoise_strength_blends_the_two_official_files(weights_dir):
     assert all(torch.allclose(v, 0.5 * a[k] + 0.5 * b[k], atol=1e-6) for k, v in _loaded(default).items())
 
 
-def test_denoise_strength_one_needs_no_wdn_file(weights_dir):
-    put_all_random(weights_dir)
+def test_denoise_strength_one_needs_no_wdn_file(random_weights, weights_dir):
     (weights_dir / WDN).unlink()
     assert load_enhancer("realesr-general-x4v3", device="cpu", options={"denoise_strength": 1.0})
     with pytest.raises(WeightsMissing, match=WDN):
@@ -321,14 +336,14 @@ def test_denoise_strength_one_needs_no_wdn_file(weights_dir):
 
 def test_dni_blend_checks_layout():
     a = {"w": torch.ones(2), "b": torch.zeros(1)}
-    assert torch.equal(resr.dni_blend(a, {"w": torch.zeros(2), "b": torch.ones(1)}, (0.25, 0.75))["w"], a["w"] / 4)
+    blended = resr.dni_blend(a, {"w": torch.zeros(2), "b": torch.ones(1)}, (0.25, 0.75))
+    assert torch.equal(blended["w"], a["w"] / 4) and torch.equal(blended["b"], torch.full((1,), 0.75))
     with pytest.raises(WeightsCorrupt, match="same layout"):
         resr.dni_blend(a, {"w": torch.ones(3), "b": torch.zeros(1)}, (0.5, 0.5))
 
 
 @pytest.mark.parametrize("bad", [-0.1, 1.5, "strong", float("nan"), None])
-def test_denoise_strength_out_of_range(weights_dir, bad):
-    put_all_random(weights_dir)
+def test_denoise_strength_out_of_range(random_weights, bad):
     with pytest.raises(BadOption, match="denoise_strength"):
         load_enhancer("realesr-general-x4v3", device="cpu", options={"denoise_strength": bad})
 

@@ -70,7 +70,7 @@ def evaluate_command(models, images_dir, degradations, out_dir, max_size, device
     """Compare models: damage clean images, restore them, write PSNR/SSIM/time tables and a chart."""
     try:
         degs = parse_degradations(degradations)
-        tasks, skipped = plan(parse_models(models), degs)
+        tasks, skipped = plan(parse_models(models), degs, named=degradations is not None)
     except EnhanceError as exc:
         raise click.UsageError(exc.detail) from None
     if images_dir is None:

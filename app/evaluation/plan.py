@@ -16,7 +16,7 @@ from models.errors import LicenceNotAccepted, UnknownModel
 from models.registry import ModelSpec, all_specs, check_licence, get_spec, is_model_path, split_chain
 from models.weights import locate
 
-from .degrade import Degradation
+from .degrade import DEGRADATIONS, Degradation
 
 #: the pseudo-model "do nothing": the damaged image scored as it is
 INPUT = "input"
@@ -89,16 +89,18 @@ def fits(specs: list[ModelSpec], degradation: Degradation) -> bool:
 
 def _unavailable(specs: list[ModelSpec]) -> str | None:
     """Why this model cannot be loaded here (licence, weights), or None."""
-    try:
-        for spec in specs:
+    reasons = []
+    for spec in specs:
+        try:
             check_licence(spec)
-    except LicenceNotAccepted as exc:
-        return exc.detail
+        except LicenceNotAccepted as exc:
+            reasons.append(exc.detail)
+    # both reasons at once: accepting the licence should not merely reveal the next obstacle
     missing = [w for s in specs for w in s.weights if locate(w) is None]
     if missing:
         names = " ".join(dict.fromkeys(s.name for s in specs if any(w in missing for w in s.weights)))
-        return f"weights missing: {', '.join(missing)}; fetch with: flask weights download {names}"
-    return None
+        reasons.append(f"weights missing: {', '.join(missing)}; fetch with: flask weights download {names}")
+    return "; ".join(reasons) or None
 
 
 def _describe(specs: list[ModelSpec]) -> str:
@@ -107,8 +109,14 @@ def _describe(specs: list[ModelSpec]) -> str:
     return f"scale {scale}, task {'+'.join(s.task for s in specs)}"
 
 
-def plan(models: list[str], degradations: list[Degradation]) -> tuple[list[Task], list[Skip]]:
-    """The (model, degradation) runs in model order, then the ``input`` rows, and the skipped models."""
+def plan(
+    models: list[str], degradations: list[Degradation], named: bool = True
+) -> tuple[list[Task], list[Skip]]:
+    """The (model, degradation) runs in model order, then the ``input`` rows, and what is skipped.
+
+    ``named``: the caller chose the degradations, so one that no requested model restores is reported
+    too (with the default list, only those whose every fitting model was skipped are).
+    """
     tasks: list[Task] = []
     skipped: list[Skip] = []
     fitted: dict[str, list[str]] = {}  # degradation -> requested models that fit it, runnable or not
@@ -118,14 +126,10 @@ def plan(models: list[str], degradations: list[Degradation]) -> tuple[list[Task]
         for d in fitting:
             fitted.setdefault(d.name, []).append(name)
         if not fitting:
-            offered = ", ".join(d.name for d in degradations)
-            skipped.append(
-                Skip(
-                    "model",
-                    name,
-                    f"no requested degradation fits it ({_describe(specs)}; requested: {offered})",
-                )
-            )
+            others = [d.name for d in DEGRADATIONS.values() if d not in degradations and fits(specs, d)]
+            hint = f"; it fits {', '.join(others)}, not requested" if others else ""
+            reason = f"no requested degradation fits it ({_describe(specs)}){hint}"
+            skipped.append(Skip("model", name, reason))
             continue
         reason = _unavailable(specs)
         if reason:
@@ -133,19 +137,19 @@ def plan(models: list[str], degradations: list[Degradation]) -> tuple[list[Task]
             continue
         takes_scale = any("scale" in s.options for s in specs)
         tasks += [Task(name, d, {"scale": d.factor} if takes_scale else {}) for d in fitting]
-    skipped += _unscored(degradations, tasks, fitted)
+    skipped += _unscored(degradations, tasks, fitted, named)
     # "do nothing" is the reference a scale-1 restorer must beat; add it wherever one is evaluated
     scored = list(dict.fromkeys(t.degradation.name for t in tasks if t.degradation.factor == 1))
     tasks += [Task(INPUT, d) for d in degradations if d.name in scored]
     return tasks, skipped
 
 
-def _unscored(degradations: list[Degradation], tasks: list[Task], fitted: dict[str, list[str]]) -> list[Skip]:
+def _unscored(degradations, tasks: list[Task], fitted: dict[str, list[str]], named: bool) -> list[Skip]:
     """A Skip for every requested degradation that no runnable model restores, saying why."""
     scored = {t.degradation.name for t in tasks}
     skips = []
     for d in degradations:
-        if d.name in scored:
+        if d.name in scored or (not named and d.name not in fitted):
             continue
         if d.name in fitted:
             reason = f"every requested model that restores it was skipped: {', '.join(fitted[d.name])}"

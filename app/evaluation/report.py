@@ -117,8 +117,8 @@ def chart(summary: list[dict], path: Path, title: str) -> None:
     matplotlib.use("Agg")  # files only: no display, same pixels everywhere
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    # "input" takes no time: it has no place on a log axis (the table has it)
     points = [
         s for s in summary if s["model"] != INPUT and s["ms_per_frame"] > 0 and math.isfinite(s["psnr"])
     ]
@@ -137,7 +137,22 @@ def chart(summary: list[dict], path: Path, title: str) -> None:
             edgecolors="black",
             linewidths=0.5,
         )
+    # the unrestored input takes no time, so it is a line a scale-1 restorer has to rise above
+    for ref in (s for s in summary if s["model"] == INPUT and math.isfinite(s["psnr"])):
+        ax.axhline(ref["psnr"], color="grey", linestyle=":", linewidth=1)
+        ax.annotate(
+            f"{ref['degradation']}, unrestored",
+            (0.01, ref["psnr"]),
+            xycoords=("axes fraction", "data"),
+            fontsize=7,
+            color="grey",
+            va="bottom",
+        )
     ax.set_xscale("log")
+    # plain numbers at 1-2-5 steps: matplotlib's labelled minor ticks collide on a narrow range
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("model time per image (ms, log scale)")
     ax.set_ylabel("PSNR (dB), mean over images")
     ax.set_title(title, fontsize=10)
@@ -148,8 +163,11 @@ def chart(summary: list[dict], path: Path, title: str) -> None:
         handles=model_keys, title="model", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8
     )
     ax.add_artist(first)
-    ax.legend(handles=deg_keys, title="degradation", loc="lower left", bbox_to_anchor=(1.01, 0), fontsize=8)
-    fig.savefig(path, bbox_inches="tight")
+    second = ax.legend(
+        handles=deg_keys, title="degradation", loc="lower left", bbox_to_anchor=(1.01, 0), fontsize=8
+    )
+    # a legend added with add_artist is not in the tight bounding box unless named here
+    fig.savefig(path, bbox_inches="tight", bbox_extra_artists=[first, second])
     plt.close(fig)
 
 

@@ -50,7 +50,9 @@ def restore(enhancer, degraded: np.ndarray, repeats: int = 1) -> tuple[np.ndarra
     return from_tensor(out)[0], statistics.median(times)
 
 
-def _row(image: str, degradation: str, model: str, gt, restored, ms: float, device: str, lpips) -> dict:
+def _row(
+    image: str, degradation: str, model: str, gt, restored, ms: float, result: Evaluation, lpips
+) -> dict:
     """One results.json row; PSNR/SSIM rounded well below run-to-run noise of any real change."""
     row = {
         "image": image,
@@ -59,7 +61,8 @@ def _row(image: str, degradation: str, model: str, gt, restored, ms: float, devi
         "psnr": round(psnr(gt, restored), 4),
         "ssim": round(ssim(gt, restored), 6),
         "ms_per_frame": round(ms, 3),
-        "device": device,
+        "device": result.device,
+        "precision": result.precision,
         "width": int(gt.shape[1]),
         "height": int(gt.shape[0]),
     }
@@ -119,7 +122,7 @@ def _run_task(task, images, damaged, dev, dtype, repeats, lpips, result: Evaluat
                     f"{im.name}: output {restored.shape[1]}x{restored.shape[0]}, "
                     f"original {gt.shape[1]}x{gt.shape[0]}"
                 )
-            rows.append(_row(im.name, d.name, task.model, gt, restored, ms, result.device, lpips))
+            rows.append(_row(im.name, d.name, task.model, gt, restored, ms, result, lpips))
             step(label)
     except EnhanceError as exc:
         # a half-scored model would skew its means: all of its rows on this degradation go
