@@ -29,9 +29,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["enhance"] = lazy
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
     from . import api, ops, web
+    from .auth import register_auth
     from .problems import register_problem_handlers
 
     register_problem_handlers(app)
+    register_auth(app)
     app.register_blueprint(ops.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(api.bp)

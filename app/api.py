@@ -48,7 +48,11 @@ def _job_or_404(job_id: str) -> Job:
 def output_container(info, codec: str) -> str:
     """The result's container: Matroska inputs stay Matroska (subtitles), VP9 goes to WebM, FFV1 to MKV."""
     if info.kind == "image":
-        return "jpg" if info.format_name in ("jpeg_pipe", "image2") and info.pix_fmt.startswith("yuvj") else "png"
+        return (
+            "jpg"
+            if info.format_name in ("jpeg_pipe", "image2") and info.pix_fmt.startswith("yuvj")
+            else "png"
+        )
     if codec == "ffv1" or info.format_name.startswith("matroska") and info.subtitle_streams:
         return "mkv"
     if codec == "vp9":
@@ -70,18 +74,33 @@ def submit():
     svc = service()
     settings = svc.settings
     if svc.store.count_queued() >= settings.max_queued:
-        raise ApiProblem(503, "Queue full", f"{settings.max_queued} jobs are waiting; try again later",
-                         "queue-full", headers={"Retry-After": "30"})
+        raise ApiProblem(
+            503,
+            "Queue full",
+            f"{settings.max_queued} jobs are waiting; try again later",
+            "queue-full",
+            headers={"Retry-After": "30"},
+        )
     form = EnhanceForm.model_validate({k: v for k, v in request.form.items() if v != ""})
     upload = request.files.get("file")
     if upload is None:
         raise ApiProblem(400, "No file", "send the video as the multipart form field 'file'", "no-file")
     model = form.model or settings.default_model
     if "/" in model or model.endswith((".pth", ".pt", ".safetensors", ".ckpt")):
-        raise ApiProblem(400, "Bad option", "model must be a registered name or chain, not a file path", "bad-option")
+        raise ApiProblem(
+            400, "Bad option", "model must be a registered name or chain, not a file path", "bad-option"
+        )
     model_options = {"denoise_strength": form.denoise_strength} if form.denoise_strength is not None else {}
-    options = EnhanceOptions(model=model, outscale=form.outscale, tile=form.tile, codec=form.codec, crf=form.crf,
-                             frames=form.frames, device=settings.device, model_options=model_options)
+    options = EnhanceOptions(
+        model=model,
+        outscale=form.outscale,
+        tile=form.tile,
+        codec=form.codec,
+        crf=form.crf,
+        frames=form.frames,
+        device=settings.device,
+        model_options=model_options,
+    )
     options.validate()
     resolve_chain(model)  # unknown model / licence before the upload is even stored
     job_id = new_job_id()
@@ -96,23 +115,46 @@ def submit():
         stored = options.to_dict()
         stored.pop("device", None)
         stored["container"] = output_container(info, options.codec)
-        frames_total = min(info.frames, options.frames) if info.frames and options.frames else (
-            options.frames or info.frames)
+        frames_total = (
+            min(info.frames, options.frames)
+            if info.frames and options.frames
+            else (options.frames or info.frames)
+        )
         job = Job(
-            id=job_id, owner=owner(), status="queued", model=model, options=stored,
-            input_name=(secure_filename(upload.filename or "") or "input")[:255], input_path=str(path),
-            media={"kind": info.kind, "width": info.width, "height": info.height, "frames": info.frames,
-                   "fps": info.fps, "duration": info.duration, "audio_streams": info.audio_streams,
-                   "output_width": size[0], "output_height": size[1]},
-            frames_total=frames_total, webhook_url=form.webhook_url,
+            id=job_id,
+            owner=owner(),
+            status="queued",
+            model=model,
+            options=stored,
+            input_name=(secure_filename(upload.filename or "") or "input")[:255],
+            input_path=str(path),
+            media={
+                "kind": info.kind,
+                "width": info.width,
+                "height": info.height,
+                "frames": info.frames,
+                "fps": info.fps,
+                "duration": info.duration,
+                "audio_streams": info.audio_streams,
+                "output_width": size[0],
+                "output_height": size[1],
+            },
+            frames_total=frames_total,
+            webhook_url=form.webhook_url,
         )
         svc.store.add(job)
     except BaseException:
         svc.storage.remove(job_id)
         raise
     svc.queue.enqueue(job_id)
-    log.info("job queued: model=%s %dx%d frames=%s", model, info.width, info.height, frames_total,
-             extra={"job_id": job_id})
+    log.info(
+        "job queued: model=%s %dx%d frames=%s",
+        model,
+        info.width,
+        info.height,
+        frames_total,
+        extra={"job_id": job_id},
+    )
     response = jsonify(job_document(job))
     response.status_code = 202
     response.headers["Location"] = url_for("api.get_job", job_id=job_id)
@@ -130,8 +172,14 @@ def list_jobs():
     """The caller's jobs, newest first, paginated with ``limit`` and ``offset``."""
     query = ListQuery.model_validate(request.args.to_dict())
     jobs, total = service().store.list(owner(), query.limit, query.offset)
-    return jsonify({"jobs": [job_document(j) for j in jobs], "total": total, "limit": query.limit,
-                    "offset": query.offset})
+    return jsonify(
+        {
+            "jobs": [job_document(j) for j in jobs],
+            "total": total,
+            "limit": query.limit,
+            "offset": query.offset,
+        }
+    )
 
 
 @bp.get("/jobs/<job_id>/result")
@@ -149,8 +197,9 @@ def get_result(job_id: str):
     stem = Path(job.input_name).stem or "video"
     name = f"{stem}-enhanced{path.suffix}"
     mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return send_file(path, mimetype=mimetype, as_attachment=True, download_name=name, conditional=True,
-                     max_age=0)
+    return send_file(
+        path, mimetype=mimetype, as_attachment=True, download_name=name, conditional=True, max_age=0
+    )
 
 
 @bp.delete("/jobs/<job_id>")

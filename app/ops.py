@@ -56,12 +56,21 @@ class _JobCollector:
             jobs.add_metric([status], by_status.get(status, 0))
         yield jobs
         frames, durations = self.store.finished_stats()
-        yield CounterMetricFamily("enhance_frames_processed", "Frames written by succeeded jobs", value=frames)
-        yield SummaryMetricFamily("enhance_job_duration_seconds", "Run time of succeeded jobs",
-                                  count_value=len(durations), sum_value=sum(durations))
+        yield CounterMetricFamily(
+            "enhance_frames_processed", "Frames written by succeeded jobs", value=frames
+        )
+        yield SummaryMetricFamily(
+            "enhance_job_duration_seconds",
+            "Run time of succeeded jobs",
+            count_value=len(durations),
+            sum_value=sum(durations),
+        )
         beats = self.store.worker_heartbeats()
-        workers = GaugeMetricFamily("enhance_worker_heartbeat_timestamp_seconds",
-                                    "Last heartbeat of each busy worker", labels=["worker"])
+        workers = GaugeMetricFamily(
+            "enhance_worker_heartbeat_timestamp_seconds",
+            "Last heartbeat of each busy worker",
+            labels=["worker"],
+        )
         for worker, when in beats.items():
             workers.add_metric([worker], when.timestamp())
         yield workers

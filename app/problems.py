@@ -16,8 +16,15 @@ log = logging.getLogger("app.http")
 class ApiProblem(Exception):
     """An HTTP error with a status, a short title and a detail a person can act on."""
 
-    def __init__(self, status: int, title: str, detail: str, slug: str | None = None, headers: dict | None = None,
-                 **extra):
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        slug: str | None = None,
+        headers: dict | None = None,
+        **extra,
+    ):
         super().__init__(detail)
         self.status, self.title, self.detail = status, title, detail
         self.slug = slug or title.lower().replace(" ", "-")
@@ -25,8 +32,9 @@ class ApiProblem(Exception):
         self.extra = extra
 
 
-def problem_response(status: int, title: str, detail: str, slug: str, headers: dict | None = None,
-                     **extra) -> Response:
+def problem_response(
+    status: int, title: str, detail: str, slug: str, headers: dict | None = None, **extra
+) -> Response:
     """Build the problem+json response."""
     body = {"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail, **extra}
     response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
@@ -74,5 +82,6 @@ def register_problem_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error")
-        return problem_response(500, "Internal Server Error", "an unexpected error occurred; it has been logged",
-                                "internal-error")
+        return problem_response(
+            500, "Internal Server Error", "an unexpected error occurred; it has been logged", "internal-error"
+        )

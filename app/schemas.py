@@ -16,8 +16,12 @@ class EnhanceForm(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = Field(None, max_length=512, description="Model name or chain a+b; default ENHANCE_DEFAULT_MODEL")
-    outscale: float | None = Field(None, ge=0.0625, le=16, description="Final scale, Lanczos after the network")
+    model: str | None = Field(
+        None, max_length=512, description="Model name or chain a+b; default ENHANCE_DEFAULT_MODEL"
+    )
+    outscale: float | None = Field(
+        None, ge=0.0625, le=16, description="Final scale, Lanczos after the network"
+    )
     tile: int = Field(0, ge=0, le=8192, description="Tile size in pixels, 0 = automatic (else >= 32)")
     codec: Codec = Field("h264", description="Output video codec")
     crf: int | None = Field(None, ge=0, le=63, description="Quality; lower is better; codec default if unset")

@@ -41,13 +41,18 @@ class LazyService:
     """Builds the Service on first use, so CLI commands that need no database never create one."""
 
     def __init__(self, settings: Settings):
-        self.settings = settings
+        self._settings = settings
         self._service: Service | None = None
         self._lock = threading.Lock()
+
+    @property
+    def settings(self) -> Settings:
+        """Settings are known before the service is built."""
+        return self._settings
 
     def get(self) -> Service:
         """The Service of this process, built once."""
         with self._lock:
             if self._service is None:
-                self._service = Service.build(self.settings)
+                self._service = Service.build(self._settings)
             return self._service

@@ -11,6 +11,7 @@ Architectures from ``spandrel_extra_arches`` carry non-commercial licences, so t
 from __future__ import annotations
 
 import functools
+import zipfile
 from pathlib import Path
 
 import torch
@@ -30,6 +31,7 @@ from .errors import LicenceNotAccepted, UnknownModel, WeightsCorrupt
 from .registry import noncommercial_allowed
 
 LICENCE = "user-supplied"
+_TORCHSCRIPT = "TorchScript archives are not supported; save the model's state_dict instead"
 
 
 class CheckpointEnhancer(Enhancer):
@@ -63,15 +65,28 @@ def _load_reason(exc: BaseException) -> str:
     """Why ``torch.load(weights_only=True)`` refused a file, in words a person can act on."""
     text = str(exc)
     if "TorchScript" in text:
-        return "TorchScript archives are not supported; save the model's state_dict instead"
+        return _TORCHSCRIPT
     if "Weights only load failed" in text or "Unsupported global" in text:
         return "it holds Python objects other than tensors, which could run code when loaded; refused"
     return _first_line(exc)
 
 
+def _is_torchscript(path: Path) -> bool:
+    """True for a TorchScript archive (a zip with ``constants.pkl``), which holds code, not a state dict."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("/constants.pkl") for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
 def read_state_dict(path: str | Path, who: str, hint: str = "") -> dict[str, torch.Tensor]:
     """The tensors in ``path`` (canonicalised as spandrel does), read without executing any code."""
     path = Path(path)
+    tail = f"; {hint}" if hint else ""
+    if _is_torchscript(path):
+        # torch.load(weights_only=True) refuses these too, after a misleading "dispatching to jit" warning
+        raise WeightsCorrupt(f"{who}: cannot load {path} ({_TORCHSCRIPT}){tail}")
     try:
         if path.suffix.lower() == ".safetensors":
             from safetensors.torch import load_file
@@ -80,7 +95,6 @@ def read_state_dict(path: str | Path, who: str, hint: str = "") -> dict[str, tor
         else:
             raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip, EOF, runtime errors: every one means "not a usable file"
-        tail = f"; {hint}" if hint else ""
         raise WeightsCorrupt(f"{who}: cannot load {path} ({_load_reason(exc)}){tail}") from exc
     state = canonicalize_state_dict(raw) if isinstance(raw, dict) else None
     if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):

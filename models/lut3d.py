@@ -135,34 +135,40 @@ def _texture_coords(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tens
     return grid, b_frac
 
 
-def _chunks(n: int, pixels: int, device: torch.device) -> int:
-    """Into how many pieces to cut each frame so that every CPU thread gets work."""
-    # grid_sample's CPU kernel parallelises over the batch only; a lone frame would use one core.
-    threads = torch.get_num_threads()
-    if device.type != "cpu" or n % threads == 0:
-        return 1
-    parts = threads
-    while pixels % parts:
-        parts -= 1
-    return parts
+def _pieces(device: torch.device) -> int:
+    """Into how many pieces to cut a frame so that every CPU thread gets a share of the lookup."""
+    # grid_sample's CPU kernel parallelises over its batch only: a lone frame would use one core.
+    return torch.get_num_threads() if device.type == "cpu" else 1
+
+
+def _lookup_frame(texture: torch.Tensor, grid: torch.Tensor, b_frac: torch.Tensor, out: torch.Tensor) -> None:
+    """One frame: texture (1, 6, d, (d-1)*d), grid (P, 2), b_frac (P,) -> out (3, P), written in place."""
+    pixels = grid.shape[0]
+    pieces = min(_pieces(grid.device), pixels)
+    even = pixels // pieces * pieces
+    # equal pieces side by side in grid_sample's batch, then the few pixels left over (if any) alone
+    for start, stop, k in ((0, even, pieces), (even, pixels, 1)):
+        if stop == start:
+            continue
+        g = grid[start:stop].view(k, 1, -1, 2)
+        both = F.grid_sample(
+            texture.expand(k, -1, -1, -1), g, mode="bilinear", padding_mode="border", align_corners=True
+        ).view(k, 6, -1)
+        # the lerp by the b-fraction lands straight in NCHW order: piece j is a run of out's columns
+        dest = out[:, start:stop].view(3, k, -1).transpose(0, 1)
+        torch.lerp(both[:, :3], both[:, 3:], b_frac[start:stop].view(k, 1, -1), out=dest)
 
 
 def apply_textures(textures: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Trilinear lookup: frame i of ``x`` (N, 3, H, W) through texture i of (N, 6, dim, (dim-1)*dim)."""
     n, _, h, w = x.shape
-    dim = textures.shape[-2]
-    grid, b_frac = _texture_coords(x, dim)
-    parts = _chunks(n, h * w, x.device)
-    pieces = n * parts
-    grid = grid.view(pieces, 1, (h * w) // parts, 2)
-    if parts > 1:
-        textures = textures.expand(parts, -1, -1, -1) if n == 1 else textures.repeat_interleave(parts, 0)
-    both = F.grid_sample(textures, grid, mode="bilinear", padding_mode="border", align_corners=True)
-    both = both.view(n, parts, 6, -1)
+    grid, b_frac = _texture_coords(x, textures.shape[-2])
+    grid, b_frac = grid.view(n, h * w, 2), b_frac.reshape(n, h * w)
     out = torch.empty((n, 3, h, w), dtype=x.dtype, device=x.device)
-    # write the lerp straight into NCHW order: piece p of frame i is a run of rows of out[i]
-    out_view = out.view(n, 3, parts, -1).transpose(1, 2)
-    torch.lerp(both[:, :, :3], both[:, :, 3:], b_frac.view(n, parts, 1, -1), out=out_view)
+    flat = out.view(n, 3, h * w)
+    # frame by frame: each frame keeps its own texture without copies, and every call uses all threads
+    for i in range(n):
+        _lookup_frame(textures[i : i + 1], grid[i], b_frac[i], flat[i])
     return out
 
 

@@ -119,7 +119,10 @@ class RealESRGANEnhancer(Enhancer):
         """Pre-pad (reflect) bottom/right, run the network, crop the pre-pad off the output."""
         h, w = x.shape[-2:]
         p = self.pre_pad
-        # reflect needs the pad smaller than the frame; tiny frames fall back to edge replication
+        # Tiles are pre-padded too: at a tile's inner edges that only changes context beyond its tile_pad
+        # overlap, which is cropped away. For x2 the base class pads to even sizes before this pre-pad
+        # (the official code pads after it): the two orders differ only in pixels that are cropped off.
+        # Reflect needs the pad smaller than the frame; tiny frames fall back to edge replication.
         x = F.pad(x, (0, p, 0, p), mode="reflect" if p < h and p < w else "replicate")
         out = self.net(x.contiguous(memory_format=torch.channels_last))
         s = self._int_scale

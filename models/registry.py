@@ -132,7 +132,9 @@ def chain_scale(name: str, options: dict | None = None) -> float:
     for link in resolve_chain(name):
         if isinstance(link, ModelSpec):
             # baselines take their scale as an option
-            scale *= float((options or {}).get("scale", link.scale)) if "scale" in link.options else link.scale
+            scale *= (
+                float((options or {}).get("scale", link.scale)) if "scale" in link.options else link.scale
+            )
         else:
             from .custom import checkpoint_scale
 

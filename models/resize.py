@@ -50,7 +50,9 @@ def resize_lanczos(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
 def resize_bicubic(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Resize an NCHW float tensor with bicubic interpolation (antialiased when shrinking)."""
     shrink = height < x.shape[-2] or width < x.shape[-1]
-    out = F.interpolate(x.float(), size=(height, width), mode="bicubic", align_corners=False, antialias=shrink)
+    out = F.interpolate(
+        x.float(), size=(height, width), mode="bicubic", align_corners=False, antialias=shrink
+    )
     return out.to(x.dtype)
 
 

@@ -57,9 +57,27 @@ class Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log, "ab")  # noqa: SIM115 - owned by the child process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", str(self.workers), "--worker-class", "gthread", "--threads", "4", "--timeout", "120"],
-            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "wsgi:app",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
+                "--timeout",
+                "120",
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         wait_until(self._healthy, 60, 0.1, "gunicorn to answer /healthz")
         return self
@@ -91,8 +109,12 @@ class Server:
     def submit(self, path: Path, **fields) -> requests.Response:
         """POST /enhance with a file and form fields."""
         with open(path, "rb") as f:
-            return requests.post(self.url + "/enhance", files={"file": (path.name, f)},
-                                 data={k: str(v) for k, v in fields.items()}, timeout=60)
+            return requests.post(
+                self.url + "/enhance",
+                files={"file": (path.name, f)},
+                data={k: str(v) for k, v in fields.items()},
+                timeout=60,
+            )
 
     def job(self, job_id: str) -> dict:
         """GET /jobs/<id> as JSON."""
@@ -100,7 +122,9 @@ class Server:
 
     def wait_status(self, job_id: str, statuses: tuple[str, ...], timeout: float = 120) -> dict:
         """Poll a job until its status is one of ``statuses``."""
+
         def reached():
             doc = self.job(job_id)
             return doc if doc["status"] in statuses else None
+
         return wait_until(reached, timeout, 0.1, f"job {job_id} to reach {statuses}")

@@ -19,7 +19,9 @@ FLASK = [sys.executable, "-m", "flask"]
 def flask(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``flask ARGS`` from the repo root like a user would (``.flaskenv`` finds the app)."""
     full_env = {**os.environ, "ENHANCE_WEIGHTS_PATH": str(SHARED_WEIGHTS), **(env or {})}
-    return subprocess.run([*FLASK, *args], cwd=REPO, env=full_env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [*FLASK, *args], cwd=REPO, env=full_env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_enhance_video_with_a_baseline(tmp_path):
@@ -46,7 +48,12 @@ def _truncated(p: Path):
 
 @pytest.mark.parametrize(
     ("maker", "words"),
-    [(_random, "not a video"), (_text, "not a video"), (_truncated, ""), (make_audio_only, "no video stream")],
+    [
+        (_random, "not a video"),
+        (_text, "not a video"),
+        (_truncated, ""),
+        (make_audio_only, "no video stream"),
+    ],
     ids=["random-bytes", "text-file", "truncated-mp4", "audio-only"],
 )
 def test_hostile_input_exits_2_without_output(tmp_path, maker, words):
@@ -65,7 +72,12 @@ def test_pixel_limit_exits_2(tmp_path):
     src = make_video(tmp_path / "in.mp4", audio=None)
     out = tmp_path / "out.mp4"
     result = flask(
-        "enhance", str(src), "-o", str(out), "--model", "realesr-animevideov3",
+        "enhance",
+        str(src),
+        "-o",
+        str(out),
+        "--model",
+        "realesr-animevideov3",
         env={"ENHANCE_MAX_OUTPUT_PIXELS": "40000"},
     )
     assert result.returncode == 2
@@ -83,7 +95,12 @@ def test_unknown_model_exits_2_and_names_the_allowed(tmp_path):
 def test_missing_weights_exits_2_and_names_the_fix(tmp_path):
     src = make_video(tmp_path / "in.mp4", audio=None)
     result = flask(
-        "enhance", str(src), "-o", str(tmp_path / "o.mp4"), "--model", "realesrgan-x4plus",
+        "enhance",
+        str(src),
+        "-o",
+        str(tmp_path / "o.mp4"),
+        "--model",
+        "realesrgan-x4plus",
         env={"ENHANCE_WEIGHTS_PATH": str(tmp_path)},
     )
     assert result.returncode == 2
@@ -95,8 +112,9 @@ def test_noncommercial_model_needs_opt_in(tmp_path):
     out = tmp_path / "o.mp4"
     refused = flask("enhance", str(src), "-o", str(out), "--model", "zero-dce")
     assert refused.returncode == 2 and "ENHANCE_ALLOW_NONCOMMERCIAL=1" in refused.stderr
-    accepted = flask("enhance", str(src), "-o", str(out), "--model", "zero-dce",
-                     env={"ENHANCE_ALLOW_NONCOMMERCIAL": "1"})
+    accepted = flask(
+        "enhance", str(src), "-o", str(out), "--model", "zero-dce", env={"ENHANCE_ALLOW_NONCOMMERCIAL": "1"}
+    )
     assert accepted.returncode == 0, accepted.stderr
     assert read_video(out)["frames"] == 8
 

@@ -25,7 +25,7 @@ def test_rgba_png_keeps_alpha(tmp_path):
 
 
 def test_16bit_png_stays_16bit(tmp_path):
-    img = (gradient_frame(40, 30, 0).astype(np.uint16) * 257)
+    img = gradient_frame(40, 30, 0).astype(np.uint16) * 257
     src = tmp_path / "in.png"
     cv2.imwrite(str(src), img)
     enhance_file(src, tmp_path / "out.png", X2)

@@ -20,7 +20,11 @@ def peak_rss_kib(src, dst, model: str) -> int:
     """Peak resident memory of a fresh process that enhances ``src``."""
     out = subprocess.run(
         [sys.executable, "-c", PEAK_RSS, str(src), str(dst), model],
-        cwd=REPO, capture_output=True, text=True, check=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
     )
     return int(out.stdout.split()[-1])
 

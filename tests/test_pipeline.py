@@ -57,7 +57,22 @@ def test_mkv_with_two_audio_tracks_and_subtitles(tmp_path):
     srt.write_text("1\n00:00:00,000 --> 00:00:00,500\nhello\n")
     src = tmp_path / "in.mkv"
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(base), "-i", str(srt), "-map", "0", "-map", "1", "-c", "copy", str(src)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(base),
+            "-i",
+            str(srt),
+            "-map",
+            "0",
+            "-map",
+            "1",
+            "-c",
+            "copy",
+            str(src),
+        ],
         check=True,
     )
     before = read_video(src)
@@ -137,7 +152,10 @@ def test_cancel_between_batches_leaves_no_output(tmp_path):
 
     with pytest.raises(Canceled):
         enhance_file(
-            src, tmp_path / "out.mp4", EnhanceOptions(model="bicubic", batch=2), should_cancel=cancel_after_first
+            src,
+            tmp_path / "out.mp4",
+            EnhanceOptions(model="bicubic", batch=2),
+            should_cancel=cancel_after_first,
         )
     assert list(tmp_path.iterdir()) == [src]
 

@@ -15,11 +15,22 @@ def test_openapi_contract_holds_under_fuzzing(tmp_path):
     server = Server(tmp_path / "data", workers=2).start()
     try:
         run = subprocess.run(
-            [str(SCHEMATHESIS), "run", f"{server.url}/openapi.json",
-             "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance,"
-                         "content_type_conformance",
-             "--max-examples", "25", "--generation-deterministic", "--request-timeout", "30"],
-            capture_output=True, text=True, timeout=600,
+            [
+                str(SCHEMATHESIS),
+                "run",
+                f"{server.url}/openapi.json",
+                "--checks",
+                "not_a_server_error,response_schema_conformance,status_code_conformance,"
+                "content_type_conformance",
+                "--max-examples",
+                "25",
+                "--generation-deterministic",
+                "--request-timeout",
+                "30",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert run.returncode == 0, run.stdout[-6000:]
         assert "No issues found" in run.stdout

@@ -26,7 +26,9 @@ def clip(tmp_path_factory):
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory):
     """Long enough (on this CPU) that a job is still running while the test looks at it."""
-    return make_video(tmp_path_factory.mktemp("long") / "long.mp4", width=160, height=120, frames=400, audio=None)
+    return make_video(
+        tmp_path_factory.mktemp("long") / "long.mp4", width=160, height=120, frames=400, audio=None
+    )
 
 
 def assert_problem(response: requests.Response, status: int, *words: str) -> dict:
@@ -52,7 +54,7 @@ def test_upload_poll_download(server, clip, tmp_path):
     assert done["worker"] and ":" in done["worker"]
     result = requests.get(server.url + done["result_url"], timeout=30)
     assert result.status_code == 200
-    assert 'filename=clip-enhanced.mp4' in result.headers["Content-Disposition"]
+    assert "filename=clip-enhanced.mp4" in result.headers["Content-Disposition"]
     out = tmp_path / "out.mp4"
     out.write_bytes(result.content)
     info = read_video(out)
@@ -103,8 +105,12 @@ def test_models_and_ops_routes(server):
     assert "enhance_job_duration_seconds_count" in metrics
     spec = requests.get(server.url + "/openapi.json", timeout=10).json()
     assert spec["openapi"].startswith("3.") and "/enhance" in spec["paths"]
-    assert "codec" in spec["paths"]["/enhance"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"][
-        "properties"]
+    assert (
+        "codec"
+        in spec["paths"]["/enhance"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"][
+            "properties"
+        ]
+    )
     docs = requests.get(server.url + "/docs", timeout=10)
     assert docs.status_code == 200 and "openapi.json" in docs.text
 
@@ -123,8 +129,9 @@ def test_truncated_mp4_422(server, clip):
 
 
 def test_audio_only_422(server, tmp_path):
-    body = assert_problem(_post_bytes(server, make_audio_only(tmp_path / "a.m4a").read_bytes(), "a.m4a"), 422,
-                          "no video stream")
+    body = assert_problem(
+        _post_bytes(server, make_audio_only(tmp_path / "a.m4a").read_bytes(), "a.m4a"), 422, "no video stream"
+    )
     assert body["type"].endswith("no-video-stream")
 
 
@@ -136,10 +143,17 @@ def test_unknown_model_400_names_allowed(server, clip):
     assert_problem(server.submit(clip, model="super-resolve-9000"), 400, "super-resolve-9000", "lut3d")
 
 
-@pytest.mark.parametrize(("field", "value", "word"), [
-    ("outscale", "100", "outscale"), ("codec", "mpeg2", "codec"), ("crf", "-3", "crf"),
-    ("frames", "zero", "frames"), ("colour", "red", "colour"), ("tile", "8", "tile"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "word"),
+    [
+        ("outscale", "100", "outscale"),
+        ("codec", "mpeg2", "codec"),
+        ("crf", "-3", "crf"),
+        ("frames", "zero", "frames"),
+        ("colour", "red", "colour"),
+        ("tile", "8", "tile"),
+    ],
+)
 def test_bad_option_400(server, clip, field, value, word):
     assert_problem(server.submit(clip, **{field: value}), 400, word)
 
@@ -176,3 +190,26 @@ def test_failed_uploads_leave_no_files(server):
     before = set(uploads.iterdir())
     _post_bytes(server, b"junk" * 100)
     assert set(uploads.iterdir()) == before
+
+
+def test_api_keys_isolate_tenants(tmp_path, clip):
+    srv = Server(tmp_path / "keys", env={"ENHANCE_API_KEYS": "key-a,key-b"}).start()
+    try:
+        a = {"Authorization": "Bearer key-a"}
+        b = {"Authorization": "Bearer key-b"}
+        assert requests.get(srv.url + "/healthz", timeout=10).status_code == 200
+        assert_problem(requests.get(srv.url + "/jobs", timeout=10), 401, "Bearer")
+        assert_problem(
+            requests.get(srv.url + "/jobs", headers={"Authorization": "Bearer nope"}, timeout=10), 401
+        )
+        with open(clip, "rb") as f:
+            job = requests.post(
+                srv.url + "/enhance", files={"file": f}, data={"model": "lut3d"}, headers=a, timeout=30
+            ).json()
+        assert requests.get(f"{srv.url}/jobs/{job['id']}", headers=a, timeout=10).status_code == 200
+        assert_problem(requests.get(f"{srv.url}/jobs/{job['id']}", headers=b, timeout=10), 404)
+        assert requests.get(srv.url + "/jobs", headers=b, timeout=10).json()["total"] == 0
+        assert_problem(requests.delete(f"{srv.url}/jobs/{job['id']}", headers=b, timeout=10), 404)
+        assert "key-a" not in srv.log.read_text()
+    finally:
+        srv.stop()

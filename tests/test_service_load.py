@@ -27,6 +27,7 @@ def test_twenty_concurrent_uploads(tmp_path, record_property):
         assert len(ids) == 20  # the default queue bound (100) is far away
 
         latencies = []
+
         def all_done():
             for job_id in ids:
                 start = time.perf_counter()
@@ -35,6 +36,7 @@ def test_twenty_concurrent_uploads(tmp_path, record_property):
                 if doc["status"] not in ("succeeded", "failed"):
                     return False
             return True
+
         wait_until(all_done, 300, 0.05, "all 20 jobs to finish")
         docs = [server.job(i) for i in ids]
         assert [d["status"] for d in docs] == ["succeeded"] * 20
@@ -42,8 +44,10 @@ def test_twenty_concurrent_uploads(tmp_path, record_property):
         assert all(d["progress"]["frames_done"] == 8 for d in docs)
         p95 = statistics.quantiles(latencies, n=20)[-1] * 1000
         record_property("poll_p95_ms", round(p95, 1))
-        print(f"\nGET /jobs/<id>: {len(latencies)} requests while jobs ran, "
-              f"median {statistics.median(latencies) * 1000:.1f} ms, p95 {p95:.1f} ms")
+        print(
+            f"\nGET /jobs/<id>: {len(latencies)} requests while jobs ran, "
+            f"median {statistics.median(latencies) * 1000:.1f} ms, p95 {p95:.1f} ms"
+        )
         assert p95 < 100
     finally:
         server.stop()

@@ -48,8 +48,14 @@ def _run_one(src: Path, dst: Path, options: EnhanceOptions) -> None:
 
 @click.command("enhance")
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--output", "output_path", required=True, type=click.Path(path_type=Path),
-              help="Output file (or folder when INPUT is a folder).")
+@click.option(
+    "-o",
+    "--output",
+    "output_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output file (or folder when INPUT is a folder).",
+)
 @click.option("--model", default=None, help="Model name, chain a+b+c, or path to a .pth file.")
 @click.option("--outscale", type=float, default=None, help="Final scale (Lanczos after the network).")
 @click.option("--tile", type=int, default=0, show_default=True, help="Tile size in pixels; 0 = automatic.")
@@ -57,12 +63,24 @@ def _run_one(src: Path, dst: Path, options: EnhanceOptions) -> None:
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True)
 @click.option("--codec", type=click.Choice(CODECS), default="h264", show_default=True)
 @click.option("--crf", type=int, default=None, help="Quality (lower is better); codec default if unset.")
-@click.option("--preset", type=click.Choice(PRESETS), default="veryfast", show_default=True,
-              help="x264/x265 speed preset.")
+@click.option(
+    "--preset",
+    type=click.Choice(PRESETS),
+    default="veryfast",
+    show_default=True,
+    help="x264/x265 speed preset.",
+)
 @click.option("--frames", type=int, default=None, help="Only the first N frames (a preview).")
-@click.option("--batch", type=int, default=0, show_default=True, help="Frames per forward pass; 0 = automatic.")
-@click.option("--model-option", "model_option", multiple=True, metavar="KEY=VALUE",
-              help="Model option, e.g. denoise_strength=0.5 or scale=2.")
+@click.option(
+    "--batch", type=int, default=0, show_default=True, help="Frames per forward pass; 0 = automatic."
+)
+@click.option(
+    "--model-option",
+    "model_option",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Model option, e.g. denoise_strength=0.5 or scale=2.",
+)
 def enhance_command(input_path: Path, output_path: Path, model, **kwargs) -> None:
     """Enhance a video or image file (or every file in a folder)."""
     import os

@@ -64,7 +64,7 @@ from models.errors import EnhanceError
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Timed runs per image after the warm-up (the median is reported).",
+    help="Timed runs per image after the warm-up; the fastest is reported.",
 )
 def evaluate_command(models, images_dir, degradations, out_dir, max_size, device, precision, repeats) -> None:
     """Compare models: damage clean images, restore them, write PSNR/SSIM/time tables and a chart."""

@@ -54,7 +54,9 @@ class _Watch:
         self.lost = threading.Event()
         self._done = threading.Event()
         self._last_progress = 0.0
-        self._thread = threading.Thread(target=self._beat, args=(interval,), daemon=True, name=f"heartbeat-{job_id}")
+        self._thread = threading.Thread(
+            target=self._beat, args=(interval,), daemon=True, name=f"heartbeat-{job_id}"
+        )
         self._thread.start()
 
     def _beat(self, interval: float) -> None:
@@ -101,7 +103,9 @@ def run_claimed_job(store: JobStore, storage, job_id: str, claim: str, heartbeat
     watch = _Watch(store, job_id, claim, heartbeat_seconds)
     log.info("job started: model=%s attempt=%d", job.model, job.attempts, extra=extra)
     try:
-        run = enhance_file(job.input_path, result, options, progress=watch.progress, should_cancel=watch.should_stop)
+        run = enhance_file(
+            job.input_path, result, options, progress=watch.progress, should_cancel=watch.should_stop
+        )
     except Canceled:
         log.info("job stopped: canceled or taken over", extra=extra)
         current = store.get(job_id)
@@ -114,8 +118,11 @@ def run_claimed_job(store: JobStore, storage, job_id: str, claim: str, heartbeat
         return "failed"
     except Exception as exc:  # noqa: BLE001 - any bug fails this job with a reason instead of killing the worker
         log.exception("job crashed", extra=extra)
-        store.fail(job_id, claim, {"type": "internal-error", "title": "Internal error",
-                                   "detail": f"{type(exc).__name__}: {exc}"})
+        store.fail(
+            job_id,
+            claim,
+            {"type": "internal-error", "title": "Internal error", "detail": f"{type(exc).__name__}: {exc}"},
+        )
         return "failed"
     finally:
         watch.close()

@@ -11,8 +11,8 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import create_engine, event, func, inspect, select, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
 from .models import ACTIVE, FINISHED, Base, Job, utcnow
@@ -109,7 +109,9 @@ class JobStore:
             ).all()
         frames = sum(r[0] or 0 for r in rows)
         durations = [
-            (_aware(r[2]) - _aware(r[1])).total_seconds() for r in rows if r[1] is not None and r[2] is not None
+            (_aware(r[2]) - _aware(r[1])).total_seconds()
+            for r in rows
+            if r[1] is not None and r[2] is not None
         ]
         return frames, durations
 
@@ -117,7 +119,9 @@ class JobStore:
         """The newest heartbeat of every worker that runs a job now."""
         with self.Session() as s:
             rows = s.execute(
-                select(Job.worker, func.max(Job.heartbeat_at)).where(Job.status == "running").group_by(Job.worker)
+                select(Job.worker, func.max(Job.heartbeat_at))
+                .where(Job.status == "running")
+                .group_by(Job.worker)
             ).all()
         return {w: _aware(t) for w, t in rows if w}
 
@@ -170,8 +174,12 @@ class JobStore:
                     update(Job)
                     .where(Job.id == candidate, Job.status == "queued")
                     .values(
-                        status="running", worker=worker, claim=token, attempts=Job.attempts + 1,
-                        started_at=func.coalesce(Job.started_at, now), heartbeat_at=now,
+                        status="running",
+                        worker=worker,
+                        claim=token,
+                        attempts=Job.attempts + 1,
+                        started_at=func.coalesce(Job.started_at, now),
+                        heartbeat_at=now,
                     )
                 ).rowcount
             if won:
@@ -185,7 +193,9 @@ class JobStore:
         with self.Session.begin() as s:
             return bool(
                 s.execute(
-                    update(Job).where(Job.id == job_id, Job.claim == token, Job.status == "running").values(**values)
+                    update(Job)
+                    .where(Job.id == job_id, Job.claim == token, Job.status == "running")
+                    .values(**values)
                 ).rowcount
             )
 
@@ -196,15 +206,29 @@ class JobStore:
     def progress(self, job_id: str, claim: str, done: int, total: int | None, fps, eta) -> bool:
         """Record progress (and a heartbeat); False when the job is no longer ours (canceled, taken back)."""
         return self._owned_update(
-            job_id, claim, frames_done=done, frames_total=total, fps=fps, eta_seconds=eta, heartbeat_at=utcnow()
+            job_id,
+            claim,
+            frames_done=done,
+            frames_total=total,
+            fps=fps,
+            eta_seconds=eta,
+            heartbeat_at=utcnow(),
         )
 
     def succeed(self, job_id: str, claim: str, result_path: str, frames: int) -> bool:
         """Mark the job done with its result file."""
         now = utcnow()
         return self._owned_update(
-            job_id, claim, status="succeeded", result_path=result_path, frames_done=frames, frames_total=frames,
-            eta_seconds=0.0, finished_at=now, heartbeat_at=now, claim=None,
+            job_id,
+            claim,
+            status="succeeded",
+            result_path=result_path,
+            frames_done=frames,
+            frames_total=frames,
+            eta_seconds=0.0,
+            finished_at=now,
+            heartbeat_at=now,
+            claim=None,
         )
 
     def fail(self, job_id: str, claim: str, error: dict) -> bool:
@@ -219,12 +243,15 @@ class JobStore:
         return self._owned_update(job_id, claim, status="queued", claim=None, worker=None)
 
     def recover_stale(self, stale_seconds: float, max_attempts: int, is_dead) -> list[str]:
-        """Requeue running jobs whose worker is dead (``is_dead(worker)``) or silent too long; fail after max tries."""
+        """Requeue running jobs whose worker died or went silent; fail them after ``max_attempts`` runs."""
         cutoff = utcnow() - timedelta(seconds=stale_seconds)
         recovered = []
         with self.Session() as s:
-            running = s.execute(select(Job.id, Job.worker, Job.heartbeat_at, Job.claim, Job.attempts)
-                                .where(Job.status == "running")).all()
+            running = s.execute(
+                select(Job.id, Job.worker, Job.heartbeat_at, Job.claim, Job.attempts).where(
+                    Job.status == "running"
+                )
+            ).all()
         for job_id, worker, beat, claim, attempts in running:
             beat = _aware(beat)
             if not (is_dead(worker) or beat is None or beat < cutoff):
@@ -232,18 +259,22 @@ class JobStore:
             with self.Session.begin() as s:
                 if attempts >= max_attempts:
                     values = dict(
-                        status="failed", claim=None, finished_at=utcnow(),
+                        status="failed",
+                        claim=None,
+                        finished_at=utcnow(),
                         error={
                             "type": "worker-lost",
                             "title": "Worker lost",
                             "detail": f"the worker running this job stopped {attempts} times "
-                                      f"(last: {worker}); giving up",
+                            f"(last: {worker}); giving up",
                         },
                     )
                 else:
                     values = dict(status="queued", claim=None, worker=None)
                 changed = s.execute(
-                    update(Job).where(Job.id == job_id, Job.claim == claim, Job.status == "running").values(**values)
+                    update(Job)
+                    .where(Job.id == job_id, Job.claim == claim, Job.status == "running")
+                    .values(**values)
                 ).rowcount
             if changed:
                 recovered.append(job_id)
@@ -255,6 +286,8 @@ class JobStore:
         with self.Session() as s:
             return list(
                 s.scalars(
-                    select(Job).where(Job.status.in_(FINISHED), Job.finished_at < cutoff, Job.files_removed.is_(False))
+                    select(Job).where(
+                        Job.status.in_(FINISHED), Job.finished_at < cutoff, Job.files_removed.is_(False)
+                    )
                 ).all()
             )

@@ -20,15 +20,20 @@ from .video import CODECS, RunResult, enhance_video
 __all__ = ["EnhanceOptions", "MediaInfo", "Progress", "RunResult", "check_request", "enhance_file", "probe"]
 
 
-def check_request(info: MediaInfo, options: EnhanceOptions, pixel_limit: int | None = None,
-                  frame_limit: int | None = None) -> tuple[int, int]:
+def check_request(
+    info: MediaInfo, options: EnhanceOptions, pixel_limit: int | None = None, frame_limit: int | None = None
+) -> tuple[int, int]:
     """Validate options and limits for a probed input, before any model is loaded; returns the output size."""
     options.validate()
     scale = chain_scale(options.model, options.model_options)
     size = scaled_size(info.width, info.height, scale, options.outscale)
     if info.kind == "video" and CODECS[options.codec].needs_even:
         size = even_size(*size)
-    frames = min(info.frames, options.frames) if info.frames and options.frames else (options.frames or info.frames)
+    frames = (
+        min(info.frames, options.frames)
+        if info.frames and options.frames
+        else (options.frames or info.frames)
+    )
     check_output_size(*size, frames if info.kind == "video" else 1, pixel_limit, frame_limit)
     return size
 

@@ -14,7 +14,7 @@ from models.errors import OutputError
 
 @contextlib.contextmanager
 def atomic_output(dst: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``dst`` (same extension, so muxers infer the format); rename on success."""
+    """Yield a temporary path beside ``dst`` (same extension: muxers infer the format); rename on success."""
     dst = Path(dst)
     if not dst.parent.is_dir():
         raise OutputError(f"the output folder {dst.parent} does not exist")

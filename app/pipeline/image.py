@@ -32,7 +32,9 @@ def read_image(src) -> np.ndarray:
     return image
 
 
-def enhance_image(src, tmp_dst: Path, enhancer: Enhancer, options: EnhanceOptions, progress=None) -> RunResult:
+def enhance_image(
+    src, tmp_dst: Path, enhancer: Enhancer, options: EnhanceOptions, progress=None
+) -> RunResult:
     """Enhance one image file into ``tmp_dst``; alpha is resized (Lanczos), grey stays grey."""
     image = read_image(src)
     grey = image.ndim == 2 or image.shape[2] == 1

@@ -33,9 +33,14 @@ def max_frames() -> int | None:
     return _env_int("ENHANCE_MAX_FRAMES", None)
 
 
-def check_output_size(width: int, height: int, frames: int | None,
-                      pixel_limit: int | None = None, frame_limit: int | None = None) -> None:
-    """Raise TooLarge when a frame of width x height, or the frame count, is over the limits (default: env)."""
+def check_output_size(
+    width: int,
+    height: int,
+    frames: int | None,
+    pixel_limit: int | None = None,
+    frame_limit: int | None = None,
+) -> None:
+    """Raise TooLarge when the frame size or the frame count is over the limits (default: from env)."""
     limit = pixel_limit or max_output_pixels()
     if width * height > limit:
         raise TooLarge(

@@ -46,7 +46,9 @@ def open_input(path: str) -> av.container.InputContainer:
     try:
         return av.open(str(path), mode="r", metadata_errors="ignore")
     except (av.error.InvalidDataError, av.error.EOFError) as exc:
-        raise InvalidVideo("the file is not a video or image we can read (unknown format or corrupt)") from exc
+        raise InvalidVideo(
+            "the file is not a video or image we can read (unknown format or corrupt)"
+        ) from exc
     except av.error.FFmpegError as exc:
         raise InvalidVideo(f"cannot open the file as media: {exc.strerror or exc}") from exc
 

@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from models.base import Enhancer
-from models.errors import BadOption, Canceled, EnhanceError, InvalidVideo, OutputError, UnsupportedInput
+from models.errors import BadOption, Canceled, InvalidVideo, OutputError, UnsupportedInput
 
 from .frames import even_size, fit, from_tensor, scaled_size, to_tensor
 from .options import EnhanceOptions
@@ -80,8 +80,16 @@ def bit_depth(pix_fmt: str | None) -> int:
 class VideoRun:
     """One decode -> enhance -> encode run over an open input and output container."""
 
-    def __init__(self, inp, out, enhancer: Enhancer, options: EnhanceOptions, info: MediaInfo, tracker,
-                 should_cancel=None):
+    def __init__(
+        self,
+        inp,
+        out,
+        enhancer: Enhancer,
+        options: EnhanceOptions,
+        info: MediaInfo,
+        tracker,
+        should_cancel=None,
+    ):
         self.inp, self.out = inp, out
         self.should_cancel = should_cancel
         self.enhancer, self.options, self.info = enhancer, options, info
@@ -157,8 +165,12 @@ class VideoRun:
                     f"{self.out.format.name} file; write an .mkv output to keep it"
                 )
             else:
-                log.warning("not copying stream #%d (%s, %s): only one video stream is enhanced",
-                            stream.index, stream.type, name)
+                log.warning(
+                    "not copying stream #%d (%s, %s): only one video stream is enhanced",
+                    stream.index,
+                    stream.type,
+                    name,
+                )
         for index in copies:
             lang = self.inp.streams[index].metadata.get("language")
             if lang:
@@ -229,7 +241,11 @@ class VideoRun:
                 if packet.stream is not self.vin:
                     if packet.dts is None:
                         continue
-                    if end_time is not None and packet.pts is not None and packet.pts * packet.time_base > end_time:
+                    if (
+                        end_time is not None
+                        and packet.pts is not None
+                        and packet.pts * packet.time_base > end_time
+                    ):
                         continue
                     self.side_packets.put(packet)
                     continue
@@ -247,7 +263,9 @@ class VideoRun:
                         end_time = _frame_end(frame)
                         break
         except av.error.FFmpegError as exc:
-            raise InvalidVideo(f"decoding failed after {count} frames (truncated or corrupt input): {exc}") from exc
+            raise InvalidVideo(
+                f"decoding failed after {count} frames (truncated or corrupt input): {exc}"
+            ) from exc
         if pixels and not self._put(self.frames_in, (np.stack(pixels), stamps)):
             return
         if count + len(pixels) == 0:
@@ -328,10 +346,21 @@ def _frame_end(frame) -> Fraction | None:
     return (frame.pts + duration) * frame.time_base
 
 
-def enhance_video(src, tmp_dst, enhancer: Enhancer, options: EnhanceOptions, info: MediaInfo,
-                  progress=None, should_cancel=None) -> RunResult:
+def enhance_video(
+    src,
+    tmp_dst,
+    enhancer: Enhancer,
+    options: EnhanceOptions,
+    info: MediaInfo,
+    progress=None,
+    should_cancel=None,
+) -> RunResult:
     """Enhance the video at ``src`` into ``tmp_dst`` (a temporary path the caller renames)."""
-    total = min(info.frames, options.frames) if info.frames and options.frames else (options.frames or info.frames)
+    total = (
+        min(info.frames, options.frames)
+        if info.frames and options.frames
+        else (options.frames or info.frames)
+    )
     tracker = ProgressTracker(total, progress)
     with open_input(src) as inp:
         try:

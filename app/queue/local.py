@@ -103,7 +103,9 @@ class LocalQueue:
     def sweep(self) -> None:
         """One janitor pass."""
         try:
-            for job_id in self.store.recover_stale(self.settings.stale_seconds, self.settings.max_attempts, is_dead):
+            for job_id in self.store.recover_stale(
+                self.settings.stale_seconds, self.settings.max_attempts, is_dead
+            ):
                 log.warning("requeued a job whose worker died", extra={"job_id": job_id})
                 self.wake.set()
             for job in self.store.expired(self.settings.result_ttl_hours):

@@ -1,0 +1,132 @@
+"""Job store, queue janitor and configuration, without HTTP."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from app.config import ConfigError, Settings
+from app.jobs.models import Job, utcnow
+from app.jobs.runner import is_dead, run_claimed_job, worker_name
+from app.jobs.store import JobStore
+from app.queue.local import LocalQueue
+from app.storage import Storage
+from tests.media import make_video
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = JobStore(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
+    s.create_schema()
+    return s
+
+
+def add(store, job_id="j1", **kw):
+    return store.add(Job(id=job_id, model="bicubic", options=kw.pop("options", {}), **kw))
+
+
+def test_claim_is_exclusive_across_threads(store):
+    for i in range(20):
+        add(store, f"job{i:02d}")
+    won, lock = [], threading.Lock()
+
+    def grab():
+        while (claimed := store.claim_next(f"w{threading.get_ident()}")) is not None:
+            with lock:
+                won.append(claimed[0])
+
+    threads = [threading.Thread(target=grab) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(won) == [f"job{i:02d}" for i in range(20)]  # each exactly once
+
+
+def test_stale_job_is_requeued_then_failed_after_max_attempts(store):
+    add(store)
+    for attempt in (1, 2):
+        job_id, claim = store.claim_next("otherhost:1")
+        assert store.recover_stale(30, 2, is_dead=lambda w: False) == []  # alive and recent: left alone
+        with store.Session.begin() as s:  # silence for longer than the stale limit
+            s.get(Job, job_id).heartbeat_at = utcnow() - timedelta(seconds=60)
+        assert store.recover_stale(30, 2, is_dead=lambda w: False) == [job_id]
+        assert store.heartbeat(job_id, claim) is False  # the old attempt learns it lost the job
+        expected = "queued" if attempt == 1 else "failed"
+        assert store.get(job_id).status == expected
+    assert store.get("j1").error["type"] == "worker-lost"
+
+
+def test_dead_local_worker_is_detected_by_pid():
+    assert not is_dead(worker_name())
+    host = worker_name().rpartition(":")[0]
+    assert is_dead(f"{host}:999999999")
+    assert not is_dead("some-other-host:1")  # only its heartbeat can tell
+
+
+def test_cancel_reaches_a_running_job(store, tmp_path):
+    src = make_video(tmp_path / "in.mp4", frames=40, audio=None)
+    storage = Storage(tmp_path / "data")
+    storage.ensure()
+    add(store, input_path=str(src), options={"model": "bicubic", "batch": 1, "container": "mp4"})
+    job_id, claim = store.claim_next("me:1")
+    original = store.progress
+
+    def cancel_on_first_progress(*args, **kw):
+        store.cancel(job_id)
+        return original(*args, **kw)
+
+    store.progress = cancel_on_first_progress
+    assert run_claimed_job(store, storage, job_id, claim, heartbeat_seconds=0.1) == "canceled"
+    assert store.get(job_id).status == "canceled"
+    assert not (storage.results / job_id).exists()
+
+
+def test_ttl_removes_finished_files(store, tmp_path):
+    settings = Settings().with_overrides({"data_dir": tmp_path / "data", "result_ttl_hours": 1})
+    storage = Storage(settings.data_dir)
+    storage.ensure()
+    add(store, "old", status="succeeded", finished_at=utcnow() - timedelta(hours=2))
+    add(store, "new", status="succeeded", finished_at=utcnow())
+    for job_id in ("old", "new"):
+        storage.result_path(job_id, "mp4").write_bytes(b"x")
+    LocalQueue(settings, store, storage).sweep()
+    assert not (storage.results / "old").exists() and (storage.results / "new").exists()
+    assert store.get("old").files_removed and not store.get("new").files_removed
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"ENHANCE_WORKERS": "many"}, "ENHANCE_WORKERS must be an integer"),
+        ({"ENHANCE_QUEUE": "kafka"}, "ENHANCE_QUEUE"),
+        ({"ENHANCE_QUEUE": "celery"}, "ENHANCE_BROKER_URL"),
+        ({"ENHANCE_MAX_UPLOAD_MB": "0"}, "ENHANCE_MAX_UPLOAD_MB must be >= 1"),
+        ({"ENHANCE_ALLOW_NONCOMMERCIAL": "maybe"}, "ENHANCE_ALLOW_NONCOMMERCIAL"),
+        ({"ENHANCE_RATE_LIMIT": "lots"}, "ENHANCE_RATE_LIMIT"),
+        ({"ENHANCE_DEVICE": "tpu"}, "ENHANCE_DEVICE"),
+    ],
+)
+def test_bad_configuration_is_named(env, words):
+    with pytest.raises(ConfigError, match=words):
+        Settings.from_env(env)
+
+
+def test_gunicorn_refuses_to_start_with_bad_configuration(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    run = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={"ENHANCE_DATA_DIR": str(tmp_path), "ENHANCE_WORKERS": "many", "PATH": "/usr/bin"},
+        timeout=120,
+    )
+    assert run.returncode != 0
+    assert "configuration error: ENHANCE_WORKERS must be an integer" in run.stderr
