@@ -75,6 +75,7 @@ class Settings:
     max_attempts: int = 3
     heartbeat_seconds: float = 2.0
     stale_seconds: float = 30.0
+    segment_frames: int = 0
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -115,6 +116,7 @@ class Settings:
             max_attempts=_int(env, "ENHANCE_MAX_ATTEMPTS", 3, minimum=1),
             heartbeat_seconds=_float(env, "ENHANCE_HEARTBEAT_SECONDS", 2.0, minimum=0.1),
             stale_seconds=_float(env, "ENHANCE_STALE_SECONDS", 30.0, minimum=1),
+            segment_frames=_int(env, "ENHANCE_SEGMENT_FRAMES", 0, minimum=0),
         )
 
     def with_overrides(self, overrides: dict) -> Settings:

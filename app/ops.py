@@ -37,7 +37,8 @@ def readyz():
     ok = ok and queue_state == "ok"
     ready_models = [m["name"] for m in catalog() if m["ready"] and m["allowed"]]
     checks["models_ready"] = ready_models
-    heartbeats = svc.store.worker_heartbeats() if checks["database"] == "ok" else {}
+    window = 3 * svc.settings.stale_seconds
+    heartbeats = svc.store.worker_beats(window) if checks["database"] == "ok" else {}
     checks["workers"] = {w: t.isoformat() for w, t in heartbeats.items()}
     body = {"status": "ok" if ok else "unavailable", **checks}
     return jsonify(body), 200 if ok else 503
@@ -65,10 +66,10 @@ class _JobCollector:
             count_value=len(durations),
             sum_value=sum(durations),
         )
-        beats = self.store.worker_heartbeats()
+        beats = self.store.worker_beats(24 * 3600)
         workers = GaugeMetricFamily(
             "enhance_worker_heartbeat_timestamp_seconds",
-            "Last heartbeat of each busy worker",
+            "Last heartbeat of each worker process",
             labels=["worker"],
         )
         for worker, when in beats.items():

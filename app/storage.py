@@ -35,6 +35,16 @@ class Storage:
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"{job_id}.{extension}"
 
+    def segments_dir(self, job_id: str) -> Path:
+        """The folder of a split job's enhanced segments."""
+        return self.results / job_id / "segments"
+
+    def segment_path(self, job_id: str, index: int, extension: str) -> Path:
+        """Where one enhanced segment of a split job is written (its folder is created)."""
+        folder = self.segments_dir(job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"segment-{index:05d}.{extension}"
+
     def remove(self, job_id: str) -> None:
         """Delete every file of a job (upload, result, leftovers of a failed attempt)."""
         for folder in (self.uploads / job_id, self.results / job_id):

@@ -6,13 +6,14 @@ pixel by trilinear interpolation. Layout and maths follow the official code: eac
 ``[3, b, g, r]`` with r fastest, and a value v sits at LUT coordinate ``v / binsize`` with
 ``binsize = 1.000001 / (dim - 1)``, so 1.0 lands just below the last cell edge.
 
-The lookup is the hot path. ``grid_sample`` on a 5-D LUT is exact but its CPU kernel is scalar
-(about 30 ms for a 1280x720 frame on two cores), so the LUT is laid out as a 2-D texture instead: the
-b-slices side by side, each texel carrying the slice's colour and the next slice's colour (6 channels).
-One vectorised bilinear ``grid_sample`` then gives both b-neighbours of every pixel, and a lerp by the
-b-fraction completes the trilinear interpolation (about 4x faster; the same eight corners and weights).
-Everything runs in fp32 whatever precision was asked: the lookup gathers rather than multiplies, so
-bf16/fp16 buy no speed, and an 8-bit mantissa would round the input colours before the lookup.
+The lookup is the hot path. ``grid_sample`` on a 5-D LUT matches the official kernel, but its CPU code is
+scalar (about 32 ms for a 1280x720 frame, 17 ms split over two cores), and gathering the eight corners with
+plain tensor ops takes about 60 ms. So the LUT is laid out as a 2-D texture instead: the b-slices side by
+side, each texel holding that slice's colour and the next slice's (6 channels). One vectorised bilinear
+``grid_sample`` gives both b-neighbours of a pixel and a lerp by the b-fraction completes the trilinear
+interpolation: the same eight corners and weights, about 6 ms per 720p frame on two cores.
+Everything runs in fp32 whatever precision was asked: in bf16 the lookup is 3.5x slower and its texture
+coordinates lose so much that a frame drops to ~28 dB, and the classifier saves only a tenth of a ms.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ CLASSIFIER_FILE = "lut3d/classifier.pth"
 #: the official binsize numerator: values sit at v * (dim - 1) / 1.000001 in LUT index space
 BIN_NUMERATOR = 1.000001
 CLASSIFIER_SIZE = 256
+#: pixels per thread per grid_sample call on the CPU (see _spans)
+BLOCK_PIXELS = 1 << 16
 N_LUTS = 3
 
 
@@ -119,56 +122,60 @@ def lut_texture(luts: torch.Tensor) -> torch.Tensor:
 
 
 def _texture_coords(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Frames (N, 3, H, W) -> the texture sampling grid (N, H, W, 2) and the b-fraction (N, H, W)."""
-    n, _, h, w = x.shape
+    """Pixels (3, P) -> the texture sampling grid (P, 2) and the b-fraction (P,)."""
     top = (dim - 1) / BIN_NUMERATOR  # index of v = 1.0; floor(top) = dim - 2, so b+1 stays in range
     pos = x.mul(top).clamp_(0.0, top)
-    b = pos[:, 2]
-    b_index = b.floor()
-    b_frac = b - b_index
-    grid = torch.empty((n, h, w, 2), dtype=x.dtype, device=x.device)
+    b_index = pos[2].floor()
+    b_frac = pos[2] - b_index
+    grid = torch.empty((x.shape[1], 2), dtype=x.dtype, device=x.device)
     # grid_sample with align_corners=True maps -1..1 onto texel centres 0..size-1.
-    gx, gy = grid[..., 0], grid[..., 1]
-    torch.add(pos[:, 0], b_index, alpha=dim, out=gx)
+    gx, gy = grid[:, 0], grid[:, 1]
+    torch.add(pos[0], b_index, alpha=dim, out=gx)
     gx.mul_(2.0 / ((dim - 1) * dim - 1)).sub_(1.0)
-    torch.mul(pos[:, 1], 2.0 / (dim - 1), out=gy).sub_(1.0)
+    torch.mul(pos[1], 2.0 / (dim - 1), out=gy).sub_(1.0)
     return grid, b_frac
 
 
-def _pieces(device: torch.device) -> int:
-    """Into how many pieces to cut a frame so that every CPU thread gets a share of the lookup."""
-    # grid_sample's CPU kernel parallelises over its batch only: a lone frame would use one core.
-    return torch.get_num_threads() if device.type == "cpu" else 1
+def _spans(pixels: int, device: torch.device) -> list[tuple[int, int, int]]:
+    """(start, stop, pieces) runs of a frame's pixels, each looked up by one grid_sample call."""
+    if device.type != "cpu":
+        return [(0, pixels, 1)]  # one launch per frame; the GPU kernel parallelises on its own
+    # grid_sample's CPU kernel parallelises over its batch only, so each run is cut into one piece per
+    # thread; runs are kept short so their temporaries stay in cache and are recycled by malloc
+    # (whole-frame temporaries were fresh mmaps, page-faulting ~40 MB per 720p frame).
+    pieces = torch.get_num_threads()
+    step = pieces * BLOCK_PIXELS
+    spans = [(start, start + step, pieces) for start in range(0, pixels - step + 1, step)]
+    tail = spans[-1][1] if spans else 0
+    even = tail + (pixels - tail) // pieces * pieces
+    spans += [(a, b, k) for a, b, k in ((tail, even, pieces), (even, pixels, 1)) if b > a]
+    return spans
 
 
-def _lookup_frame(texture: torch.Tensor, grid: torch.Tensor, b_frac: torch.Tensor, out: torch.Tensor) -> None:
-    """One frame: texture (1, 6, d, (d-1)*d), grid (P, 2), b_frac (P,) -> out (3, P), written in place."""
-    pixels = grid.shape[0]
-    pieces = min(_pieces(grid.device), pixels)
-    even = pixels // pieces * pieces
-    # equal pieces side by side in grid_sample's batch, then the few pixels left over (if any) alone
-    for start, stop, k in ((0, even, pieces), (even, pixels, 1)):
-        if stop == start:
-            continue
-        g = grid[start:stop].view(k, 1, -1, 2)
-        both = F.grid_sample(
-            texture.expand(k, -1, -1, -1), g, mode="bilinear", padding_mode="border", align_corners=True
-        ).view(k, 6, -1)
-        # the lerp by the b-fraction lands straight in NCHW order: piece j is a run of out's columns
-        dest = out[:, start:stop].view(3, k, -1).transpose(0, 1)
-        torch.lerp(both[:, :3], both[:, 3:], b_frac[start:stop].view(k, 1, -1), out=dest)
+def _lookup_run(texture: torch.Tensor, x: torch.Tensor, out: torch.Tensor, pieces: int) -> None:
+    """Texture (1, 6, d, (d-1)*d) at pixels x (3, S) -> out (3, S), in place; S divisible by pieces."""
+    grid, b_frac = _texture_coords(x, texture.shape[-2])
+    both = F.grid_sample(
+        texture.expand(pieces, -1, -1, -1),
+        grid.view(pieces, 1, -1, 2),
+        mode="bilinear",
+        padding_mode="border",
+        align_corners=True,
+    ).view(pieces, 6, -1)
+    # the lerp by the b-fraction lands straight in out: piece j is a run of out's columns
+    dest = out.view(3, pieces, -1).transpose(0, 1)
+    torch.lerp(both[:, :3], both[:, 3:], b_frac.view(pieces, 1, -1), out=dest)
 
 
 def apply_textures(textures: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Trilinear lookup: frame i of ``x`` (N, 3, H, W) through texture i of (N, 6, dim, (dim-1)*dim)."""
     n, _, h, w = x.shape
-    grid, b_frac = _texture_coords(x, textures.shape[-2])
-    grid, b_frac = grid.view(n, h * w, 2), b_frac.reshape(n, h * w)
     out = torch.empty((n, 3, h, w), dtype=x.dtype, device=x.device)
-    flat = out.view(n, 3, h * w)
-    # frame by frame: each frame keeps its own texture without copies, and every call uses all threads
+    pixels, dest = x.reshape(n, 3, h * w), out.view(n, 3, h * w)
+    # frame by frame: each frame keeps its own texture without copies
     for i in range(n):
-        _lookup_frame(textures[i : i + 1], grid[i], b_frac[i], flat[i])
+        for start, stop, pieces in _spans(h * w, x.device):
+            _lookup_run(textures[i : i + 1], pixels[i, :, start:stop], dest[i, :, start:stop], pieces)
     return out
 
 

@@ -32,6 +32,7 @@ def make_video(
     pts: list[int] | None = None,
     time_base: Fraction | None = None,
     rotation: int = 0,
+    gop: int | None = None,
 ) -> Path:
     """Write a small video; ``pts`` (in ``time_base``) makes it VFR; ``audio`` None makes it silent."""
     with av.open(str(path), "w") as out:
@@ -39,6 +40,8 @@ def make_video(
         v.width, v.height, v.pix_fmt = width, height, pix_fmt
         tb = time_base or Fraction(1, fps)
         v.codec_context.time_base = tb
+        if gop:
+            v.codec_context.gop_size = gop  # a keyframe every ``gop`` frames (segment boundaries)
         if codec == "libx265":
             v.options = {"x265-params": "log-level=error"}
         if rotation:

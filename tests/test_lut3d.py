@@ -125,7 +125,9 @@ def load(monkeypatch):
 # -- tests ---------------------------------------------------------------------------------------
 
 
-def test_lookup_matches_literal_kernel_on_random_lut():
+@pytest.mark.parametrize("block", [lut3d.BLOCK_PIXELS, 7])  # 7: many short runs and a remainder
+def test_lookup_matches_literal_kernel_on_random_lut(monkeypatch, block):
+    monkeypatch.setattr(lut3d, "BLOCK_PIXELS", block)
     gen = torch.Generator().manual_seed(0)
     lut = torch.rand(3, 33, 33, 33, generator=gen)
     x = torch.rand(1, 3, 61, 47, generator=gen)
@@ -138,7 +140,7 @@ def test_lookup_matches_literal_kernel_on_random_lut():
 
 @needs_shared(*LUT_FILES, FIVEK)
 def test_matches_official_implementation_on_fivek(load):
-    img = load_rgb("fivek_a1629.jpg", (810, 540))  # half size keeps the test quick; full size: see report
+    img = load_rgb("fivek_a1629.jpg")  # full 1620x1080
     ours = load("fp32").process(img)[0]
     ref = official_enhance(img)
     assert ours.shape == img.shape[1:]
@@ -193,6 +195,15 @@ def test_output_shape_equals_input(load, shape):
     assert out.shape == x.shape
     assert out.dtype == torch.float32
     assert float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+@needs_shared(*LUT_FILES)
+def test_channels_last_frames_as_the_pipeline_makes_them(load):
+    gen = torch.Generator().manual_seed(3)
+    frames = torch.randint(0, 256, (2, 45, 64, 3), dtype=torch.uint8, generator=gen)
+    x = frames.permute(0, 3, 1, 2).float().div_(255)  # NCHW shape, NHWC memory
+    enhancer = load("fp32")
+    torch.testing.assert_close(enhancer.process(x), enhancer.process(x.contiguous()), rtol=0, atol=1e-6)
 
 
 @needs_shared(*LUT_FILES, FIVEK)

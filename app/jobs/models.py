@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 STATUSES = ("queued", "running", "succeeded", "failed", "canceled")
@@ -49,3 +49,34 @@ class Job(Base):
     claim: Mapped[str | None] = mapped_column(String(32))  # token of the attempt that owns the job now
     webhook_url: Mapped[str | None] = mapped_column(Text)
     files_removed: Mapped[bool] = mapped_column(default=False)
+    segment_count: Mapped[int | None] = mapped_column(Integer)  # set when the job was split into segments
+
+
+class Segment(Base):
+    """One piece of a long job, cut at keyframes, run as its own task on whatever worker is free."""
+
+    __tablename__ = "segments"
+
+    job_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start_pts: Mapped[int] = mapped_column(BigInteger)
+    end_pts: Mapped[int | None] = mapped_column(BigInteger)  # exclusive; None = to the end
+    frames_total: Mapped[int] = mapped_column(Integer)
+    frames_done: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    claim: Mapped[str | None] = mapped_column(String(32))
+    worker: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    path: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkerBeat(Base):
+    """A worker process's last sign of life, for /readyz and /metrics."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from app.pipeline import EnhanceOptions, enhance_file
@@ -46,27 +47,30 @@ def pipeline_options(stored: dict) -> EnhanceOptions:
     return EnhanceOptions(**{k: v for k, v in stored.items() if k in names})
 
 
-class _Watch:
-    """Heartbeats in the background and remembers when the job stopped being ours (canceled, taken back)."""
+class Watch:
+    """Heartbeats in the background, throttles progress writes, and remembers when the work stopped being
+    ours (canceled, or taken back because we looked dead): the pipeline checks ``should_stop`` per batch."""
 
-    def __init__(self, store: JobStore, job_id: str, claim: str, interval: float):
-        self.store, self.job_id, self.claim = store, job_id, claim
+    def __init__(
+        self, beat: Callable[[], bool], report: Callable[[object], bool], interval: float, name: str
+    ):
+        self._beat_once, self._report = beat, report
         self.lost = threading.Event()
         self._done = threading.Event()
         self._last_progress = 0.0
         self._thread = threading.Thread(
-            target=self._beat, args=(interval,), daemon=True, name=f"heartbeat-{job_id}"
+            target=self._beat, args=(interval,), daemon=True, name=f"heartbeat-{name}"
         )
         self._thread.start()
 
     def _beat(self, interval: float) -> None:
         while not self._done.wait(interval):
             try:
-                if not self.store.heartbeat(self.job_id, self.claim):
+                if not self._beat_once():
                     self.lost.set()
                     return
             except Exception:  # noqa: BLE001 - a DB hiccup must not kill the job; the next beat retries
-                log.warning("heartbeat failed", extra={"job_id": self.job_id}, exc_info=True)
+                log.warning("heartbeat failed", exc_info=True)
 
     def progress(self, report) -> None:
         """Write progress at most every PROGRESS_INTERVAL seconds, and always the last frame."""
@@ -75,9 +79,7 @@ class _Watch:
         if not final and now - self._last_progress < PROGRESS_INTERVAL:
             return
         self._last_progress = now
-        if not self.store.progress(
-            self.job_id, self.claim, report.frames_done, report.frames_total, report.fps, report.eta_seconds
-        ):
+        if not self._report(report):
             self.lost.set()
 
     def should_stop(self) -> bool:
@@ -99,8 +101,13 @@ def run_claimed_job(store: JobStore, storage, job_id: str, claim: str, heartbeat
     options = pipeline_options(job.options)
     container = job.options.get("container", "mp4")
     result = storage.result_path(job_id, container)
-    _remove_leftovers(result.parent)
-    watch = _Watch(store, job_id, claim, heartbeat_seconds)
+    remove_leftovers(result.parent)
+    watch = Watch(
+        lambda: store.heartbeat(job_id, claim),
+        lambda p: store.progress(job_id, claim, p.frames_done, p.frames_total, p.fps, p.eta_seconds),
+        heartbeat_seconds,
+        job_id,
+    )
     log.info("job started: model=%s attempt=%d", job.model, job.attempts, extra=extra)
     try:
         run = enhance_file(
@@ -136,7 +143,7 @@ def run_claimed_job(store: JobStore, storage, job_id: str, claim: str, heartbeat
     return "canceled"
 
 
-def _remove_leftovers(folder: Path) -> None:
+def remove_leftovers(folder: Path) -> None:
     """Delete temporary files a killed attempt left in the result folder."""
-    for leftover in folder.glob(".*.part*"):
+    for leftover in folder.rglob(".*.part*"):
         leftover.unlink(missing_ok=True)

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
-from .models import ACTIVE, FINISHED, Base, Job, utcnow
+from .models import ACTIVE, FINISHED, Base, Job, Segment, WorkerBeat, utcnow
 
 
 def new_job_id() -> str:
@@ -280,6 +280,31 @@ class JobStore:
                 recovered.append(job_id)
         return recovered
 
+    def queued_ids(self, older_than_seconds: float) -> list[str]:
+        """Jobs still queued after ``older_than_seconds`` (their queue message may have been lost)."""
+        cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+        with self.Session() as s:
+            return list(
+                s.scalars(select(Job.id).where(Job.status == "queued", Job.created_at < cutoff)).all()
+            )
+
+    def beat_worker(self, name: str, queue: str) -> None:
+        """Record that worker process ``name`` is alive."""
+        now = utcnow()
+        with self.Session.begin() as s:
+            row = s.get(WorkerBeat, name)
+            if row is None:
+                s.add(WorkerBeat(name=name, queue=queue, started_at=now, heartbeat_at=now))
+            else:
+                row.heartbeat_at = now
+
+    def worker_beats(self, within_seconds: float) -> dict[str, datetime]:
+        """Workers seen alive within the last ``within_seconds``."""
+        cutoff = utcnow() - timedelta(seconds=within_seconds)
+        with self.Session() as s:
+            rows = s.execute(select(WorkerBeat.name, WorkerBeat.heartbeat_at)).all()
+        return {n: _aware(t) for n, t in rows if _aware(t) >= cutoff}
+
     def expired(self, ttl_hours: float) -> list[Job]:
         """Finished jobs older than the TTL whose files are still on disk."""
         cutoff = utcnow() - timedelta(hours=ttl_hours)
@@ -291,3 +316,204 @@ class JobStore:
                     )
                 ).all()
             )
+
+
+class SegmentStore:
+    """State of the segments of split jobs, next to the job table (same database)."""
+
+    def __init__(self, store: JobStore):
+        self.store = store
+        self.Session = store.Session
+
+    def create(self, job_id: str, claim: str, plans) -> bool:
+        """Record the plan of a job this worker owns; False when the job is no longer ours."""
+        with self.Session.begin() as s:
+            owned = s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.claim == claim, Job.status == "running")
+                .values(segment_count=len(plans), heartbeat_at=utcnow())
+            ).rowcount
+            if not owned:
+                return False
+            for p in plans:
+                s.add(
+                    Segment(
+                        job_id=job_id,
+                        index=p.index,
+                        start_pts=p.start_pts,
+                        end_pts=p.end_pts,
+                        frames_total=p.frames,
+                        status="queued",
+                    )
+                )
+        return True
+
+    def all(self, job_id: str) -> list[Segment]:
+        """The segments of a job, in order."""
+        with self.Session() as s:
+            return list(
+                s.scalars(select(Segment).where(Segment.job_id == job_id).order_by(Segment.index)).all()
+            )
+
+    def claim(self, job_id: str, index: int, worker: str) -> str | None:
+        """Take a queued segment of a running job; the claim token, or None when there is nothing to do."""
+        token = secrets.token_hex(8)
+        with self.Session.begin() as s:
+            running = s.scalar(select(Job.status).where(Job.id == job_id)) == "running"
+            if not running:
+                return None
+            won = s.execute(
+                update(Segment)
+                .where(Segment.job_id == job_id, Segment.index == index, Segment.status == "queued")
+                .values(
+                    status="running",
+                    claim=token,
+                    worker=worker,
+                    attempts=Segment.attempts + 1,
+                    heartbeat_at=utcnow(),
+                    frames_done=0,
+                )
+            ).rowcount
+        return token if won else None
+
+    def progress(self, job_id: str, index: int, token: str, done: int) -> bool:
+        """Record a segment's progress, sum it into the job; False when the job or segment is not ours."""
+        now = utcnow()
+        with self.Session.begin() as s:
+            ours = s.execute(
+                update(Segment)
+                .where(
+                    Segment.job_id == job_id,
+                    Segment.index == index,
+                    Segment.claim == token,
+                    Segment.status == "running",
+                )
+                .values(frames_done=done, heartbeat_at=now)
+            ).rowcount
+            if not ours:
+                return False
+            total = select(func.coalesce(func.sum(Segment.frames_done), 0)).where(Segment.job_id == job_id)
+            return bool(
+                s.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.status == "running")
+                    .values(frames_done=total.scalar_subquery(), heartbeat_at=now)
+                ).rowcount
+            )
+
+    def heartbeat(self, job_id: str, index: int, token: str) -> bool:
+        """Tell the others a segment (and so its job) is alive; False when it is no longer ours."""
+        now = utcnow()
+        with self.Session.begin() as s:
+            ours = s.execute(
+                update(Segment)
+                .where(Segment.job_id == job_id, Segment.index == index, Segment.claim == token)
+                .values(heartbeat_at=now)
+            ).rowcount
+            alive = s.execute(
+                update(Job).where(Job.id == job_id, Job.status == "running").values(heartbeat_at=now)
+            ).rowcount
+        return bool(ours and alive)
+
+    def finish(self, job_id: str, index: int, token: str, path: str, frames: int) -> bool:
+        """Mark a segment done; True when it was still ours."""
+        with self.Session.begin() as s:
+            return bool(
+                s.execute(
+                    update(Segment)
+                    .where(
+                        Segment.job_id == job_id,
+                        Segment.index == index,
+                        Segment.claim == token,
+                        Segment.status == "running",
+                    )
+                    .values(status="done", path=path, frames_done=frames, claim=None, heartbeat_at=utcnow())
+                ).rowcount
+            )
+
+    def fail_job(self, job_id: str, error: dict) -> None:
+        """Fail a split job because one of its segments cannot be done (whoever holds the job claim)."""
+        with self.Session.begin() as s:
+            s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "running")
+                .values(status="failed", error=error, finished_at=utcnow(), claim=None)
+            )
+
+    def release(self, job_id: str, index: int, token: str) -> None:
+        """Put a segment back in the queue (its run failed for a reason another try may not have)."""
+        with self.Session.begin() as s:
+            s.execute(
+                update(Segment)
+                .where(Segment.job_id == job_id, Segment.index == index, Segment.claim == token)
+                .values(status="queued", claim=None, worker=None)
+            )
+
+    def take_join(self, job_id: str, worker: str) -> str | None:
+        """When every segment is done, let exactly one worker take the job over to join them."""
+        with self.Session() as s:
+            job = s.get(Job, job_id)
+            pending = s.scalar(
+                select(func.count())
+                .select_from(Segment)
+                .where(Segment.job_id == job_id, Segment.status != "done")
+            )
+        if job is None or job.status != "running" or pending:
+            return None
+        token = secrets.token_hex(8)
+        with self.Session.begin() as s:
+            won = s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "running", Job.claim == job.claim)
+                .values(claim=token, worker=worker, heartbeat_at=utcnow())
+            ).rowcount
+        return token if won else None
+
+    def requeue_unfinished(self, job_id: str) -> list[int]:
+        """After the job itself was taken up again: every segment not done goes back to the queue."""
+        with self.Session.begin() as s:
+            rows = s.scalars(
+                select(Segment.index).where(Segment.job_id == job_id, Segment.status != "done")
+            ).all()
+            s.execute(
+                update(Segment)
+                .where(Segment.job_id == job_id, Segment.status != "done")
+                .values(status="queued", claim=None, worker=None)
+            )
+        return list(rows)
+
+    def recover_stale(self, stale_seconds: float, is_dead) -> list[tuple[str, int]]:
+        """Requeue running segments whose worker died or went silent; returns (job_id, index) pairs."""
+        cutoff = utcnow() - timedelta(seconds=stale_seconds)
+        with self.Session() as s:
+            running = s.execute(
+                select(
+                    Segment.job_id, Segment.index, Segment.worker, Segment.heartbeat_at, Segment.claim
+                ).where(Segment.status == "running")
+            ).all()
+        recovered = []
+        for job_id, index, worker, beat, claim in running:
+            beat = _aware(beat)
+            if not (is_dead(worker) or beat is None or beat < cutoff):
+                continue
+            with self.Session.begin() as s:
+                changed = s.execute(
+                    update(Segment)
+                    .where(Segment.job_id == job_id, Segment.index == index, Segment.claim == claim)
+                    .values(status="queued", claim=None, worker=None)
+                ).rowcount
+            if changed:
+                recovered.append((job_id, index))
+        return recovered
+
+    def queued(self) -> list[tuple[str, int]]:
+        """Segments waiting for a worker (of jobs still running)."""
+        with self.Session() as s:
+            return [
+                (j, i)
+                for j, i in s.execute(
+                    select(Segment.job_id, Segment.index)
+                    .join(Job, Job.id == Segment.job_id)
+                    .where(Segment.status == "queued", Job.status == "running")
+                ).all()
+            ]

@@ -20,12 +20,13 @@ import av
 import numpy as np
 
 from models.base import Enhancer
-from models.errors import BadOption, Canceled, InvalidVideo, OutputError, UnsupportedInput
+from models.errors import BadOption, Canceled, InvalidVideo, OutputError
 
 from .frames import even_size, fit, from_tensor, scaled_size, to_tensor
 from .options import EnhanceOptions
 from .probe import MediaInfo, open_input
 from .progress import ProgressTracker
+from .streams import SideStreams
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +90,13 @@ class VideoRun:
         info: MediaInfo,
         tracker,
         should_cancel=None,
+        window: tuple[int, int | None] | None = None,
     ):
         self.inp, self.out = inp, out
         self.should_cancel = should_cancel
+        # a segment of a split job: only frames with start <= pts < end, video only, no B-frames so the
+        # segments' packets can be concatenated with monotonic decode timestamps
+        self.window = window
         self.enhancer, self.options, self.info = enhancer, options, info
         self.tracker = tracker
         self.vin = inp.streams.video[0]
@@ -108,7 +113,7 @@ class VideoRun:
         self.errors: list[BaseException] = []
         self.written = 0
         self._setup_video_stream()
-        self.copies, self.transcodes = self._setup_other_streams()
+        self.side = None if window else SideStreams(inp, out, self.vin)
 
     # -- stream set-up ---------------------------------------------------------------------------
     def _setup_video_stream(self) -> None:
@@ -131,7 +136,9 @@ class VideoRun:
         if self.choice.encoder in ("libx264", "libx265"):
             options["preset"] = self.options.preset
         if self.choice.encoder == "libx265":
-            options["x265-params"] = "log-level=error"
+            options["x265-params"] = "log-level=error" + (":bframes=0" if self.window else "")
+        if self.choice.encoder == "libx264" and self.window:
+            options["bf"] = "0"
         if self.choice.encoder == "libvpx-vp9":
             options.update({"b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"})
         vout.options = options
@@ -143,39 +150,6 @@ class VideoRun:
         if self.info.rotation:
             vout.set_display_rotation(self.info.rotation)
         self.vout = vout
-
-    def _setup_other_streams(self) -> tuple[dict, dict]:
-        """Copy audio/subtitle streams the container can hold; transcode the rest; never drop silently."""
-        copies, transcodes = {}, {}
-        supported = self.out.supported_codecs
-        for stream in self.inp.streams:
-            if stream is self.vin:
-                continue
-            name = stream.codec_context.name
-            if stream.type in ("audio", "subtitle") and name in supported:
-                copies[stream.index] = self.out.add_stream_from_template(stream)
-            elif stream.type == "audio":
-                codec = "libopus" if self.out.format.name == "webm" else "aac"
-                new = self.out.add_stream(codec, rate=stream.rate if codec != "libopus" else 48000)
-                new.layout = stream.layout
-                transcodes[stream.index] = (stream, new)
-            elif stream.type == "subtitle":
-                raise UnsupportedInput(
-                    f"subtitle stream #{stream.index} ({name}) cannot be stored in a "
-                    f"{self.out.format.name} file; write an .mkv output to keep it"
-                )
-            else:
-                log.warning(
-                    "not copying stream #%d (%s, %s): only one video stream is enhanced",
-                    stream.index,
-                    stream.type,
-                    name,
-                )
-        for index in copies:
-            lang = self.inp.streams[index].metadata.get("language")
-            if lang:
-                copies[index].metadata["language"] = lang
-        return copies, transcodes
 
     # -- the three stages -----------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -230,28 +204,38 @@ class VideoRun:
         """
         limit = self.options.frames
         fmt = "rgb48le" if self.bits > 8 else "rgb24"
+        start, end = self.window or (None, None)
         pixels, stamps = [], []
         count = 0
         end_time = None
-        streams = [self.vin, *(self.inp.streams[i] for i in (*self.copies, *self.transcodes))]
+        finished = False
+        streams = [self.vin, *(self.side.input_streams if self.side else ())]
         try:
+            if start:
+                self.inp.seek(start, stream=self.vin, backward=True)  # the keyframe at or before start
             for packet in self.inp.demux(*streams):
                 if self.stop.is_set():
                     return
                 if packet.stream is not self.vin:
                     if packet.dts is None:
                         continue
-                    if (
-                        end_time is not None
-                        and packet.pts is not None
+                    late = (
+                        packet.pts is not None
+                        and end_time is not None
                         and packet.pts * packet.time_base > end_time
-                    ):
+                    )
+                    if late:
                         continue
                     self.side_packets.put(packet)
                     continue
                 if end_time is not None:
                     continue
                 for frame in packet.decode():
+                    if start is not None and frame.pts is not None and frame.pts < start:
+                        continue
+                    if end is not None and frame.pts is not None and frame.pts >= end:
+                        finished = True
+                        break
                     pixels.append(frame.to_ndarray(format=fmt, src_colorspace=frame.colorspace or None))
                     stamps.append(frame.pts)
                     count += 1
@@ -262,13 +246,15 @@ class VideoRun:
                     if limit and count >= limit:
                         end_time = _frame_end(frame)
                         break
+                if finished:
+                    break
         except av.error.FFmpegError as exc:
             raise InvalidVideo(
                 f"decoding failed after {count} frames (truncated or corrupt input): {exc}"
-            ) from exc
+            ) from (exc)
         if pixels and not self._put(self.frames_in, (np.stack(pixels), stamps)):
             return
-        if count + len(pixels) == 0:
+        if count == 0:
             raise InvalidVideo("the video stream holds no decodable frame")
         self._put(self.frames_in, _END)
 
@@ -313,29 +299,28 @@ class VideoRun:
                 return
             self.out.mux(self.vout.encode(None))
             self._mux_side_packets()
-            for _, new in self.transcodes.values():
-                self.out.mux(new.encode(None))
+            if self.side:
+                self.side.flush()
         except av.error.FFmpegError as exc:
             if isinstance(exc, OSError) and exc.errno == 28:
                 raise OutputError("no space left on the device while writing the output") from exc
             raise OutputError(f"encoding failed: {exc}") from exc
 
     def _mux_side_packets(self) -> None:
-        """Write every waiting audio/subtitle packet: copied as is, or decoded and re-encoded."""
+        """Write every audio/subtitle packet the decoder has passed on so far."""
         while True:
             try:
                 packet = self.side_packets.get_nowait()
             except queue.Empty:
                 return
-            index = packet.stream.index
-            if index in self.copies:
-                packet.stream = self.copies[index]
-                self.out.mux(packet)
-            else:
-                _, new = self.transcodes[index]
-                for frame in packet.decode():
-                    frame.pts = None  # let the encoder count samples; the source pts base differs
-                    self.out.mux(new.encode(frame))
+            self.side.mux(packet)
+
+
+def frames_wanted(info: MediaInfo, options: EnhanceOptions) -> int | None:
+    """How many frames a run will write: the input's count, capped by ``--frames``."""
+    if info.frames and options.frames:
+        return min(info.frames, options.frames)
+    return options.frames or info.frames
 
 
 def _frame_end(frame) -> Fraction | None:
@@ -354,13 +339,14 @@ def enhance_video(
     info: MediaInfo,
     progress=None,
     should_cancel=None,
+    window: tuple[int, int | None] | None = None,
+    window_frames: int | None = None,
 ) -> RunResult:
-    """Enhance the video at ``src`` into ``tmp_dst`` (a temporary path the caller renames)."""
-    total = (
-        min(info.frames, options.frames)
-        if info.frames and options.frames
-        else (options.frames or info.frames)
-    )
+    """Enhance the video at ``src`` into ``tmp_dst`` (a temporary path the caller renames).
+
+    With ``window`` (start_pts, end_pts) only that piece is enhanced, video only: a segment of a split job.
+    """
+    total = window_frames if window else frames_wanted(info, options)
     tracker = ProgressTracker(total, progress)
     with open_input(src) as inp:
         try:
@@ -370,7 +356,7 @@ def enhance_video(
         except av.error.FFmpegError as exc:
             raise OutputError(f"cannot create the output: {exc}") from exc
         try:
-            result = VideoRun(inp, out, enhancer, options, info, tracker, should_cancel).run()
+            result = VideoRun(inp, out, enhancer, options, info, tracker, should_cancel, window).run()
         except BaseException:
             with contextlib.suppress(Exception):
                 out.close()

@@ -103,6 +103,7 @@ class LocalQueue:
     def sweep(self) -> None:
         """One janitor pass."""
         try:
+            self.store.beat_worker(self.name, "local")
             for job_id in self.store.recover_stale(
                 self.settings.stale_seconds, self.settings.max_attempts, is_dead
             ):

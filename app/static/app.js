@@ -1,0 +1,625 @@
+// The web page: upload a video, watch the job, compare before/after, download. Plain ES module, no build.
+// Every API call carries the key from the key field (localStorage) as "Authorization: Bearer <key>".
+
+const $ = (id) => document.getElementById(id);
+
+const KEY_STORAGE = "video-enhance.api-key";
+// A preview is "about one second": the page cannot read a video's frame rate before the upload (browsers do
+// not expose it), so it asks for 24 frames, one second of film-rate video and less than that above 24 fps.
+const PREVIEW_FRAMES = 24;
+const POLL_MS = 500;
+const TERMINAL = new Set(["succeeded", "failed", "canceled"]);
+const MAX_UPLOAD_MB = Number(document.body.dataset.maxUploadMb) || 0;
+const DEFAULT_MODEL = document.body.dataset.defaultModel || "";
+
+const state = {
+  jobId: null, // the job shown in the job panel
+  pollTimer: null,
+  lastStatus: null,
+  shownResult: null, // job id whose result is on screen
+  uploads: new Map(), // job id -> File uploaded from this tab: the "before" needs no download
+  objectUrls: [], // revoked when another job is shown
+  xhr: null, // the upload in flight (cancel aborts it)
+  models: [],
+  listSeq: 0,
+};
+
+// -- API ---------------------------------------------------------------------------------------------------
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function apiKey() {
+  try {
+    return localStorage.getItem(KEY_STORAGE) || "";
+  } catch {
+    return ""; // storage disabled: the field still works for this visit
+  }
+}
+
+function saveKey(value) {
+  try {
+    if (value) localStorage.setItem(KEY_STORAGE, value);
+    else localStorage.removeItem(KEY_STORAGE);
+  } catch {
+    /* storage disabled */
+  }
+}
+
+function authHeaders() {
+  const key = $("api-key").value.trim() || apiKey();
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
+// The sentence to show for a failed call: the problem+json detail, plus what to do about a missing key.
+function problemMessage(status, body, fallback) {
+  let message = (body && (body.detail || body.title)) || fallback || `the server answered ${status}`;
+  if (status === 401) message += " Enter a valid API key at the top of the page.";
+  return message;
+}
+
+async function api(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(path, { ...options, headers: { ...authHeaders(), ...(options.headers || {}) } });
+  } catch (err) {
+    throw new ApiError(0, `Cannot reach the server (${err.message}).`);
+  }
+  if (!response.ok) {
+    let body = null;
+    try {
+      body = await response.json();
+    } catch {
+      /* not JSON: use the status text */
+    }
+    throw new ApiError(response.status, problemMessage(response.status, body, response.statusText));
+  }
+  return response;
+}
+
+// A URL a <video>/<img>/<a> can use for an API path. Media elements cannot send headers, so with a key the
+// file is fetched as a blob (held in memory while shown: fine for results of a few MB); without one the
+// element streams it directly with byte ranges.
+async function mediaUrl(path) {
+  if (!authHeaders().Authorization) return path;
+  const blob = await (await api(path)).blob();
+  const url = URL.createObjectURL(blob);
+  state.objectUrls.push(url);
+  return url;
+}
+
+function uploadJob(data, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    state.xhr = xhr;
+    xhr.open("POST", "/enhance");
+    for (const [name, value] of Object.entries(authHeaders())) xhr.setRequestHeader(name, value);
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) onProgress(e.loaded, e.total);
+    });
+    xhr.addEventListener("load", () => {
+      state.xhr = null;
+      let body = null;
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        /* not JSON */
+      }
+      if (xhr.status === 202 && body && body.id) resolve(body);
+      else reject(new ApiError(xhr.status, problemMessage(xhr.status, body, xhr.statusText)));
+    });
+    xhr.addEventListener("error", () => {
+      state.xhr = null;
+      reject(new ApiError(0, "The upload failed: the connection closed. The server may be down, or the file "
+        + `larger than it accepts (${MAX_UPLOAD_MB} MB).`));
+    });
+    xhr.addEventListener("abort", () => {
+      state.xhr = null;
+      reject(new ApiError(0, "Upload canceled."));
+    });
+    xhr.send(data);
+  });
+}
+
+// -- formatting --------------------------------------------------------------------------------------------
+function fmtSeconds(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+function fmtBytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
+function fmtSize(w, h) {
+  return w && h ? `${w}×${h}` : "";
+}
+
+function el(tag, attrs = {}, text = undefined) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function showText(id, text) {
+  const node = $(id);
+  node.textContent = text || "";
+  node.hidden = !text;
+}
+
+// -- models ------------------------------------------------------------------------------------------------
+function unavailableReason(model) {
+  if (!model.allowed) return "non-commercial licence: the server must set ENHANCE_ALLOW_NONCOMMERCIAL=1";
+  if (!model.ready) return `weights missing: ${model.fetch || "download them on the server"}`;
+  return "";
+}
+
+async function loadModels() {
+  const select = $("model");
+  const previous = select.value;
+  try {
+    state.models = await (await api("/models")).json();
+  } catch (err) {
+    select.replaceChildren(el("option", { value: "" }, "Models unavailable"));
+    showText("form-error", err.message);
+    return;
+  }
+  const ready = el("optgroup", { label: "Ready" });
+  const unavailable = el("optgroup", { label: "Not available on this server" });
+  for (const model of state.models) {
+    const reason = unavailableReason(model);
+    const label = `${model.name} — ${model.task}, ×${model.scale}${reason ? ` (${reason})` : ""}`;
+    const option = el("option", { value: model.name }, label);
+    if (reason) {
+      option.disabled = true;
+      option.title = reason;
+      unavailable.append(option);
+    } else {
+      ready.append(option);
+    }
+  }
+  select.replaceChildren(...[ready, unavailable].filter((g) => g.children.length));
+  const usable = (name) => state.models.some((m) => m.name === name && !unavailableReason(m));
+  const first = state.models.find((m) => !unavailableReason(m));
+  select.value = [previous, DEFAULT_MODEL].find(usable) || (first ? first.name : "");
+  if (!first) showText("form-error", "No model is ready on this server: see `flask models` there.");
+  modelChanged();
+}
+
+function modelChanged() {
+  const model = state.models.find((m) => m.name === $("model").value);
+  const info = $("model-info");
+  if (!model) {
+    info.textContent = "";
+    return;
+  }
+  info.textContent = [model.description, `licence: ${model.licence}`, "weights ready"].filter(Boolean).join(" · ");
+  $("outscale").placeholder = `×${model.scale} (the model's scale)`;
+  const denoise = model.options && model.options.denoise_strength;
+  $("denoise-field").hidden = !denoise;
+  $("denoise_strength").disabled = !denoise; // disabled fields are not submitted
+  if (denoise) {
+    $("denoise_strength").value = denoise.default;
+    $("denoise-value").textContent = denoise.default;
+  }
+}
+
+// -- file choice and submit --------------------------------------------------------------------------------
+function fileChanged() {
+  const file = $("file").files[0];
+  $("file-name").textContent = file
+    ? `${file.name} (${fmtBytes(file.size)})`
+    : `No file chosen (up to ${MAX_UPLOAD_MB} MB)`;
+  $("drop-zone").classList.toggle("has-file", Boolean(file));
+  showText("form-error", "");
+}
+
+function setupDropZone() {
+  const zone = $("drop-zone");
+  for (const type of ["dragenter", "dragover"]) {
+    zone.addEventListener(type, (e) => {
+      e.preventDefault();
+      zone.classList.add("dragging");
+    });
+  }
+  for (const type of ["dragleave", "drop"]) {
+    zone.addEventListener(type, () => zone.classList.remove("dragging"));
+  }
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    if (e.dataTransfer && e.dataTransfer.files.length) {
+      $("file").files = e.dataTransfer.files;
+      fileChanged();
+    }
+  });
+  // a file dropped next to the zone would make the browser navigate away from the page
+  window.addEventListener("dragover", (e) => e.preventDefault());
+  window.addEventListener("drop", (e) => e.preventDefault());
+}
+
+function setBusy(busy) {
+  $("enhance").disabled = busy;
+  $("preview").disabled = busy;
+  $("enhance-form").setAttribute("aria-busy", String(busy));
+}
+
+async function submit(preview) {
+  showText("form-error", "");
+  const file = $("file").files[0];
+  if (!file) {
+    showText("form-error", "Choose a video first (drop it on the box or use the file picker).");
+    return;
+  }
+  if (MAX_UPLOAD_MB && file.size > MAX_UPLOAD_MB * 1024 * 1024) {
+    showText("form-error", `The file is ${fmtBytes(file.size)}: this server accepts up to ${MAX_UPLOAD_MB} MB.`);
+    return;
+  }
+  const data = new FormData();
+  data.append("file", file, file.name);
+  for (const field of $("enhance-form").elements) {
+    if (!field.name || field.type === "file" || field.disabled || field.value === "") continue;
+    data.append(field.name, field.value);
+  }
+  if (preview) data.append("frames", String(PREVIEW_FRAMES));
+  setBusy(true);
+  showUploading(file);
+  try {
+    const doc = await uploadJob(data, (loaded, total) => {
+      $("job-progress").value = loaded / total;
+      $("job-progress-text").textContent = `Uploading: ${fmtBytes(loaded)} of ${fmtBytes(total)}`;
+    });
+    state.uploads.set(doc.id, file);
+    location.hash = `job=${doc.id}`; // hashchange shows it; a reload or a shared link comes back to it
+    refreshJobs();
+  } catch (err) {
+    showText("form-error", err.message);
+    if (state.jobId) watch(state.jobId);
+    else $("job").hidden = true;
+  } finally {
+    setBusy(false);
+  }
+}
+
+// -- the job panel -----------------------------------------------------------------------------------------
+function stopPolling() {
+  clearTimeout(state.pollTimer);
+  state.pollTimer = null;
+}
+
+function clearResult() {
+  for (const media of document.querySelectorAll("#compare video")) {
+    media.pause();
+    media.removeAttribute("src");
+    media.load(); // lets the browser drop the buffered media now
+  }
+  $("before-slot").replaceChildren();
+  $("after-slot").replaceChildren();
+  $("compare").hidden = true;
+  const download = $("download");
+  download.hidden = true;
+  download.removeAttribute("href");
+  for (const url of state.objectUrls) URL.revokeObjectURL(url);
+  state.objectUrls = [];
+  state.shownResult = null;
+}
+
+function showUploading(file) {
+  stopPolling();
+  clearResult();
+  $("job").hidden = false;
+  $("job-title").textContent = "Uploading";
+  setStatus("uploading");
+  $("job-summary").textContent = `${file.name} · ${fmtBytes(file.size)}`;
+  $("job-progress").value = 0;
+  $("job-progress-text").textContent = "Uploading…";
+  $("cancel").hidden = false;
+  showText("job-error", "");
+}
+
+function setStatus(status) {
+  const badge = $("job-status");
+  badge.textContent = status;
+  badge.className = `badge status-${status}`;
+}
+
+function watch(id) {
+  stopPolling();
+  clearResult();
+  state.jobId = id;
+  state.lastStatus = null;
+  $("job").hidden = false;
+  $("job-title").textContent = `Job ${id.slice(0, 8)}…`;
+  $("job-title").title = id;
+  setStatus("loading");
+  $("job-summary").textContent = "";
+  $("job-progress-text").textContent = "";
+  $("cancel").hidden = true;
+  showText("job-error", "");
+  markCurrentInList();
+  poll(id);
+}
+
+async function poll(id) {
+  let doc;
+  try {
+    doc = await (await api(`/jobs/${encodeURIComponent(id)}`)).json();
+  } catch (err) {
+    if (id !== state.jobId) return;
+    showText("job-error", err.message);
+    if (err.status === 0 || err.status >= 500) state.pollTimer = setTimeout(() => poll(id), 4 * POLL_MS);
+    return;
+  }
+  if (id !== state.jobId) return; // another job was opened meanwhile
+  if (!state.xhr) renderJob(doc);
+  if (!TERMINAL.has(doc.status)) state.pollTimer = setTimeout(() => poll(id), POLL_MS);
+}
+
+function summaryOf(doc) {
+  const input = doc.input || {};
+  const parts = [doc.model, input.name];
+  const from = fmtSize(input.width, input.height);
+  const to = fmtSize(input.output_width, input.output_height);
+  if (from && to) parts.push(`${from} → ${to}`);
+  if (doc.options && doc.options.frames) parts.push(`preview: first ${doc.options.frames} frames`);
+  return parts.filter(Boolean).join(" · ");
+}
+
+function progressText(doc) {
+  const p = doc.progress;
+  const frames = `${p.frames_done} / ${p.frames_total ?? "?"} frames`;
+  switch (doc.status) {
+    case "queued":
+      return "Waiting in the queue…";
+    case "running": {
+      const parts = [frames];
+      if (p.fps) parts.push(`${p.fps.toFixed(1)} fps`);
+      if (p.eta_seconds !== null && p.eta_seconds !== undefined) parts.push(`ETA ${fmtSeconds(p.eta_seconds)}`);
+      return parts.join(" · ");
+    }
+    case "succeeded": {
+      const took = (Date.parse(doc.finished_at) - Date.parse(doc.started_at)) / 1000;
+      return `Done: ${p.frames_done} frames${Number.isFinite(took) ? ` in ${fmtSeconds(took)}` : ""}.`;
+    }
+    case "canceled":
+      return `Canceled after ${frames}.`;
+    default:
+      return `Stopped after ${frames}.`;
+  }
+}
+
+function renderJob(doc) {
+  setStatus(doc.status);
+  $("job-summary").textContent = summaryOf(doc);
+  const bar = $("job-progress");
+  if (doc.status === "queued") bar.removeAttribute("value"); // indeterminate while waiting
+  else bar.value = doc.status === "succeeded" ? 1 : doc.progress.fraction;
+  $("job-progress-text").textContent = progressText(doc);
+  $("cancel").hidden = TERMINAL.has(doc.status);
+  showText("job-error", doc.error ? `${doc.error.title}: ${doc.error.detail}` : "");
+  if (doc.status !== state.lastStatus) {
+    if (state.lastStatus !== null) refreshJobs(); // the list shows statuses too
+    state.lastStatus = doc.status;
+  }
+  if (doc.status === "succeeded" && doc.result_url && state.shownResult !== doc.id) {
+    state.shownResult = doc.id;
+    showResult(doc).catch((err) => {
+      if (doc.id === state.jobId) showText("job-error", err.message);
+    });
+  }
+}
+
+async function cancelJob() {
+  if (state.xhr) {
+    state.xhr.abort();
+    return;
+  }
+  const id = state.jobId;
+  if (!id) return;
+  $("cancel").disabled = true;
+  try {
+    // DELETE on a finished job deletes it: look first, in case it finished since the last poll
+    const doc = await (await api(`/jobs/${encodeURIComponent(id)}`)).json();
+    if (!TERMINAL.has(doc.status)) await api(`/jobs/${encodeURIComponent(id)}`, { method: "DELETE" });
+  } catch (err) {
+    showText("job-error", err.message);
+  } finally {
+    $("cancel").disabled = false;
+  }
+  if (id === state.jobId) {
+    stopPolling();
+    poll(id);
+  }
+  refreshJobs();
+}
+
+// -- result: download link and before/after ----------------------------------------------------------------
+const RESULT_TYPES = {
+  h264: 'video/mp4; codecs="avc1.640028"',
+  h265: 'video/mp4; codecs="hvc1.1.6.L93.B0"',
+  vp9: 'video/webm; codecs="vp9"',
+  ffv1: 'video/x-matroska; codecs="ffv1"',
+};
+
+function resultName(doc) {
+  const stem = ((doc.input && doc.input.name) || "video").replace(/\.[^.]*$/, "") || "video";
+  return `${stem}-enhanced.${(doc.options && doc.options.container) || "mp4"}`;
+}
+
+function makeMedia(kind, url, label, muted) {
+  if (kind === "image") return el("img", { src: url, alt: label });
+  const video = el("video", { controls: "", playsinline: "", preload: "auto", "aria-label": label });
+  video.muted = muted; // the result carries the same audio: one voice is enough
+  video.src = url;
+  return video;
+}
+
+async function showResult(doc) {
+  const id = doc.id;
+  const kind = (doc.input && doc.input.kind) || "video";
+  const input = doc.input || {};
+  const download = $("download");
+  download.textContent = `Download ${resultName(doc)}`;
+  download.setAttribute("download", resultName(doc));
+  const codec = (doc.options && doc.options.codec) || "h264";
+  const playable = kind === "image" || document.createElement("video").canPlayType(RESULT_TYPES[codec] || "") !== "";
+
+  // the "before" of a file uploaded from this tab is that file; otherwise the server's stored copy
+  const file = state.uploads.get(id);
+  let beforeUrl;
+  if (file) {
+    beforeUrl = URL.createObjectURL(file);
+    state.objectUrls.push(beforeUrl);
+  }
+  const [before, after] = await Promise.all([
+    beforeUrl || mediaUrl(`/jobs/${encodeURIComponent(id)}/input`).catch(() => null),
+    mediaUrl(doc.result_url),
+  ]);
+  if (id !== state.jobId) return;
+  download.href = after;
+  download.hidden = false;
+
+  const beforeLabel = `Before: original ${fmtSize(input.width, input.height)}`.trim();
+  const afterLabel = `After: ${doc.model} ${fmtSize(input.output_width, input.output_height)}`.trim();
+  $("before-caption").textContent = beforeLabel;
+  $("after-caption").textContent = afterLabel;
+  const beforeNode = before
+    ? makeMedia(kind, before, beforeLabel, true)
+    : el("p", { class: "hint" }, "The original upload is no longer stored.");
+  const afterNode = playable
+    ? makeMedia(kind, after, afterLabel, false)
+    : el("p", { class: "hint" }, `This browser cannot play ${codec}: download the file to watch it.`);
+  $("before-slot").replaceChildren(beforeNode);
+  $("after-slot").replaceChildren(afterNode);
+  $("compare-hint").hidden = !(beforeNode instanceof HTMLVideoElement && afterNode instanceof HTMLVideoElement);
+  if (!$("compare-hint").hidden) syncVideos(beforeNode, afterNode);
+  $("compare").hidden = false;
+}
+
+// Play, pause, seek and speed of either video drive the other. Small thresholds stop the echo: a seek
+// caused by the other video lands where that one already is, so it does not bounce back.
+function syncVideos(a, b) {
+  for (const [me, other] of [[a, b], [b, a]]) {
+    me.addEventListener("play", () => {
+      if (other.paused) other.play().catch(() => {}); // autoplay refused: the user can press play there
+    });
+    me.addEventListener("pause", () => {
+      if (!other.paused && !me.ended) other.pause();
+    });
+    me.addEventListener("seeking", () => {
+      if (Math.abs(other.currentTime - me.currentTime) > 0.05) other.currentTime = me.currentTime;
+    });
+    me.addEventListener("ratechange", () => {
+      if (other.playbackRate !== me.playbackRate) other.playbackRate = me.playbackRate;
+    });
+  }
+  // decoders drift apart on long videos: the result follows the original
+  a.addEventListener("timeupdate", () => {
+    if (!a.paused && !b.paused && Math.abs(b.currentTime - a.currentTime) > 0.25) b.currentTime = a.currentTime;
+  });
+}
+
+// -- recent jobs -------------------------------------------------------------------------------------------
+function downloadLink(doc) {
+  const link = el("a", { download: resultName(doc), href: doc.result_url }, "Download");
+  link.addEventListener("click", async (e) => {
+    if (!authHeaders().Authorization) return; // a plain link works without a key
+    e.preventDefault();
+    try {
+      const url = URL.createObjectURL(await (await api(doc.result_url)).blob());
+      const temp = el("a", { href: url, download: resultName(doc) });
+      temp.click();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    } catch (err) {
+      showText("jobs-error", err.message);
+    }
+  });
+  return link;
+}
+
+function markCurrentInList() {
+  for (const item of $("jobs").children) item.classList.toggle("current", item.dataset.id === state.jobId);
+}
+
+async function refreshJobs() {
+  const seq = ++state.listSeq;
+  let page;
+  try {
+    page = await (await api("/jobs?limit=20")).json();
+  } catch (err) {
+    if (seq !== state.listSeq) return;
+    $("jobs").replaceChildren();
+    showText("jobs-error", err.message);
+    $("jobs-empty").hidden = true;
+    return;
+  }
+  if (seq !== state.listSeq) return; // a newer refresh already answered
+  showText("jobs-error", "");
+  const items = page.jobs.map((doc) => {
+    const item = el("li", { "data-id": doc.id });
+    const head = el("div", { class: "job-head" });
+    const open = el("a", { href: `#job=${doc.id}`, class: "job-name" }, (doc.input && doc.input.name) || doc.id);
+    head.append(el("span", { class: `badge status-${doc.status}` }, doc.status), open);
+    const when = doc.created_at ? new Date(doc.created_at).toLocaleString() : "";
+    const detail = [doc.model, doc.options && doc.options.frames ? `first ${doc.options.frames} frames` : "", when];
+    const meta = el("div", { class: "hint" }, detail.filter(Boolean).join(" · "));
+    item.append(head, meta);
+    if (doc.result_url) meta.append(" · ", downloadLink(doc));
+    return item;
+  });
+  $("jobs").replaceChildren(...items);
+  $("jobs-empty").hidden = items.length > 0;
+  markCurrentInList();
+}
+
+// -- start -------------------------------------------------------------------------------------------------
+function jobFromHash() {
+  const match = /^#job=([\w-]+)$/.exec(location.hash);
+  return match ? match[1] : null;
+}
+
+function keyChanged() {
+  const value = $("api-key").value.trim();
+  saveKey(value);
+  showText("form-error", "");
+  loadModels();
+  refreshJobs();
+  if (state.jobId) watch(state.jobId);
+}
+
+function start() {
+  $("api-key").value = apiKey();
+  $("api-key").addEventListener("change", keyChanged);
+  $("file").addEventListener("change", fileChanged);
+  $("model").addEventListener("change", modelChanged);
+  $("denoise_strength").addEventListener("input", (e) => {
+    $("denoise-value").textContent = e.target.value;
+  });
+  $("enhance-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    submit(false);
+  });
+  $("preview").addEventListener("click", () => submit(true));
+  $("cancel").addEventListener("click", cancelJob);
+  $("refresh").addEventListener("click", refreshJobs);
+  window.addEventListener("hashchange", () => {
+    const id = jobFromHash();
+    if (id && id !== state.jobId) watch(id);
+  });
+  setupDropZone();
+  fileChanged();
+  loadModels();
+  refreshJobs();
+  const id = jobFromHash();
+  if (id) watch(id);
+}
+
+start();
