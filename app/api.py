@@ -18,9 +18,11 @@ from models import weights
 from models.catalog import catalog
 from models.registry import ModelSpec, resolve_chain
 
+from . import netguard, ratelimit, webhooks
 from .jobs.document import job_document
 from .jobs.models import ACTIVE, Job
 from .jobs.store import new_job_id
+from .pipeline.probe import DecodeLimits
 from .problems import ApiProblem
 from .schemas import EnhanceForm, ListQuery
 
@@ -68,6 +70,23 @@ def _check_weights(model: str) -> None:
                 weights.require(path, model=link.name)
 
 
+def _check_webhook(url: str | None, settings) -> None:
+    """400 unless ``url`` is an http(s) URL this server may call (public addresses only, by default)."""
+    if not url:
+        return
+    if not settings.webhook_secret:
+        raise ApiProblem(
+            400,
+            "Bad option",
+            "webhook_url: this server sends no webhooks (ENHANCE_WEBHOOK_SECRET is not set)",
+            "bad-option",
+        )
+    try:
+        netguard.check_url(url, settings.webhook_allow_private)
+    except netguard.UrlRefused as exc:
+        raise ApiProblem(400, "Bad option", f"webhook_url: {exc}", "bad-option") from None
+
+
 @bp.post("/enhance")
 def submit():
     """Accept an upload, probe it, validate the options and queue a job (202)."""
@@ -81,7 +100,11 @@ def submit():
             "queue-full",
             headers={"Retry-After": "30"},
         )
+    ratelimit.check_queued(svc.store, settings, owner())
+    # refuse before reading the body when the key is already at its storage quota
+    ratelimit.check_stored(svc.store, svc.storage, settings, owner(), request.content_length or 0)
     form = EnhanceForm.model_validate({k: v for k, v in request.form.items() if v != ""})
+    _check_webhook(form.webhook_url, settings)
     upload = request.files.get("file")
     if upload is None:
         raise ApiProblem(400, "No file", "send the video as the multipart form field 'file'", "no-file")
@@ -107,9 +130,14 @@ def submit():
     path = svc.storage.upload_path(job_id)
     try:
         upload.save(path)
-        if path.stat().st_size == 0:
+        size_bytes = path.stat().st_size
+        if size_bytes == 0:
             raise ApiProblem(400, "No file", "the uploaded file is empty", "no-file")
-        info = probe(str(path))
+        ratelimit.check_stored(svc.store, svc.storage, settings, owner(), size_bytes)
+        info = probe(
+            str(path),
+            DecodeLimits(settings.max_streams, settings.max_input_pixels, settings.max_duration_seconds),
+        )
         size = check_request(info, options, settings.max_output_pixels, settings.max_frames)
         _check_weights(model)
         stored = options.to_dict()
@@ -211,6 +239,7 @@ def delete_job(job_id: str):
         svc.store.cancel(job_id, owner())
         svc.storage.remove(job_id)
         svc.store.mark_files_removed(job_id)
+        webhooks.notify(svc.store, job_id)  # a queued job never reaches a worker: its end is announced here
         log.info("job canceled", extra={"job_id": job_id})
     else:
         svc.storage.remove(job_id)
@@ -223,3 +252,14 @@ def delete_job(job_id: str):
 def list_models():
     """Every enhancer, as ``flask models --json``."""
     return jsonify(catalog())
+
+
+@bp.record_once
+def _setup(state) -> None:
+    """Rate limits and webhooks belong to the API: wired when the app registers it (after its routes)."""
+    app = state.app
+    lazy = app.extensions["enhance"]
+    ratelimit.init_app(app)
+    dispatcher = webhooks.configure(lazy.settings)
+    if app.config.get("START_QUEUE"):
+        dispatcher.start_sweeper(lazy.get().store)

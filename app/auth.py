@@ -22,9 +22,11 @@ def tenant_of(key: str) -> str:
 
 def _matching_key(presented: str, keys: tuple[str, ...]) -> str | None:
     """The configured key equal to ``presented``, compared in constant time against every key."""
+    # Digests have one length, so not even the length of a key leaks through the comparison time.
+    wanted = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
     found = None
     for key in keys:
-        if hmac.compare_digest(presented.encode(), key.encode()):
+        if hmac.compare_digest(wanted, hashlib.sha256(key.encode()).digest()):
             found = key
     return found
 

@@ -72,6 +72,14 @@ class Settings:
     webhook_secret: str | None = None
     webhook_allow_private: bool = False
     rate_limit: str | None = None
+    max_queued_per_key: int | None = None
+    max_stored_mb_per_key: int | None = None
+    webhook_tries: int = 8
+    webhook_backoff_seconds: float = 0.5
+    webhook_timeout_seconds: float = 10.0
+    max_streams: int = 64
+    max_input_pixels: int = 7680 * 4320
+    max_duration_seconds: float = 4 * 3600.0
     max_attempts: int = 3
     heartbeat_seconds: float = 2.0
     stale_seconds: float = 30.0
@@ -113,6 +121,14 @@ class Settings:
             webhook_secret=env.get("ENHANCE_WEBHOOK_SECRET") or None,
             webhook_allow_private=_bool(env, "ENHANCE_WEBHOOK_ALLOW_PRIVATE"),
             rate_limit=rate,
+            max_queued_per_key=_int(env, "ENHANCE_MAX_QUEUED_PER_KEY", None, minimum=1),
+            max_stored_mb_per_key=_int(env, "ENHANCE_MAX_STORED_MB_PER_KEY", None, minimum=1),
+            webhook_tries=_int(env, "ENHANCE_WEBHOOK_TRIES", 8, minimum=1),
+            webhook_backoff_seconds=_float(env, "ENHANCE_WEBHOOK_BACKOFF_SECONDS", 0.5, minimum=0.01),
+            webhook_timeout_seconds=_float(env, "ENHANCE_WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+            max_streams=_int(env, "ENHANCE_MAX_STREAMS", 64, minimum=1),
+            max_input_pixels=_int(env, "ENHANCE_MAX_INPUT_PIXELS", 7680 * 4320, minimum=1),
+            max_duration_seconds=_float(env, "ENHANCE_MAX_DURATION_SECONDS", 4 * 3600.0, minimum=1),
             max_attempts=_int(env, "ENHANCE_MAX_ATTEMPTS", 3, minimum=1),
             heartbeat_seconds=_float(env, "ENHANCE_HEARTBEAT_SECONDS", 2.0, minimum=0.1),
             stale_seconds=_float(env, "ENHANCE_STALE_SECONDS", 30.0, minimum=1),

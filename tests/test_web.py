@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from PIL import Image
 
 from tests.conftest import REPO
 from tests.media import make_video
@@ -90,15 +91,20 @@ def videos_loaded(page) -> None:
     """Wait until both videos of the before/after view have a frame to show."""
     page.wait_for_function(
         "() => { const v = document.querySelectorAll('#compare video');"
-        " return v.length === 2 && [...v].every(x => x.readyState >= 2); }"
+        " return v.length === 2 && [...v].every(x => x.readyState >= 4 && !x.seeking); }"
     )
 
 
 def screenshot(page, name: str) -> Path:
-    """Save a viewport screenshot for the README and keep it small."""
+    """Save a full-page screenshot for the README, as a dithered 256-colour PNG so the repo stays small."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / name
+    page.wait_for_timeout(1000)  # Chromium's video controls fade their loading spinner out after the load
     page.screenshot(path=str(path), full_page=True)
+    with Image.open(path) as shot:
+        rgb = shot.convert("RGB")
+    palette = rgb.quantize(256)
+    rgb.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG).save(path, optimize=True)
     assert path.stat().st_size < MAX_SCREENSHOT_BYTES, f"{name} is {path.stat().st_size} bytes"
     return path
 
@@ -137,7 +143,9 @@ def test_upload_watch_compare_download(server, page, clip, tmp_path):
 
     # the two videos move together: a seek or play of one drives the other
     page.eval_on_selector("#before-slot video", "v => { v.currentTime = 0.3; }")
-    page.wait_for_function("() => Math.abs(document.querySelector('#after-slot video').currentTime - 0.3) < 0.06")
+    page.wait_for_function(
+        "() => Math.abs(document.querySelector('#after-slot video').currentTime - 0.3) < 0.06"
+    )
     page.eval_on_selector("#after-slot video", "v => { v.currentTime = 0.1; }")
     page.wait_for_function(
         "() => Math.abs(document.querySelector('#before-slot video').currentTime - 0.1) < 0.06"
@@ -179,7 +187,9 @@ def test_non_video_upload_shows_the_server_detail(server, page, tmp_path):
     notes = tmp_path / "notes.mp4"
     notes.write_bytes(b"this is a text file, not a video\n" * 40)
     with open(notes, "rb") as f:
-        expected = requests.post(server.url + "/enhance", files={"file": f}, data={"model": "lut3d"}, timeout=30)
+        expected = requests.post(
+            server.url + "/enhance", files={"file": f}, data={"model": "lut3d"}, timeout=30
+        )
     assert expected.status_code == 422
     open_page(page, server.url + "/")
     page.set_input_files("#file", str(notes))
@@ -220,7 +230,9 @@ def test_input_route_ranges_and_unknown_job(server, clip):
     part = requests.get(url, headers={"Range": "bytes=10-19"}, timeout=10)
     assert part.status_code == 206 and part.content == clip.read_bytes()[10:20]
     missing = requests.get(f"{server.url}/jobs/nope/input", timeout=10)
-    assert missing.status_code == 404 and missing.headers["Content-Type"].startswith("application/problem+json")
+    assert missing.status_code == 404 and missing.headers["Content-Type"].startswith(
+        "application/problem+json"
+    )
     server.wait_status(job["id"], ("succeeded",), 60)
 
 

@@ -54,8 +54,7 @@ def default_images(max_size: int = 0) -> list[EvalImage]:
     from skimage import data
 
     return [
-        EvalImage(f"{n}", centre_crop(np.ascontiguousarray(getattr(data, n)()), max_size))
-        for n in DEFAULT_IMAGES
+        EvalImage(n, centre_crop(np.ascontiguousarray(getattr(data, n)()), max_size)) for n in DEFAULT_IMAGES
     ]
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.pipeline import EnhanceOptions, enhance_file
+from app.webhooks import notify_on_end
 from models.errors import Canceled, EnhanceError
 
 from .store import JobStore
@@ -92,6 +93,7 @@ class Watch:
         self._thread.join()
 
 
+@notify_on_end  # the job's webhook (if any) is queued when the run ends, whatever the outcome
 def run_claimed_job(store: JobStore, storage, job_id: str, claim: str, heartbeat_seconds: float = 2.0) -> str:
     """Run a job this worker has claimed; returns its final status as this worker saw it."""
     job = store.get(job_id)

@@ -69,7 +69,9 @@ def run_segment(store: JobStore, storage, settings, job_id: str, index: int, wor
         settings.heartbeat_seconds,
         f"{job_id}-{index}",
     )
-    path = storage.segment_path(job_id, index, job.options.get("container", "mp4"))
+    # NUT keeps every timestamp exact; MP4 would round a segment's start to its edit list's millisecond
+    # timescale, and the joined video would drift by a fraction of a frame at each join.
+    path = storage.segment_path(job_id, index, "nut")
     try:
         info = probe(job.input_path)
         enhancer = load_enhancer(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import av
 
-from models.errors import InvalidVideo, NoVideoStream
+from models.errors import BadOption, InvalidVideo, NoVideoStream, TooLarge
 
 # Demuxers that hold a single still picture: these inputs go through the image path.
 IMAGE_FORMATS = {
@@ -41,35 +42,110 @@ class MediaInfo:
     format_name: str
 
 
-def open_input(path: str) -> av.container.InputContainer:
-    """Open a media file, translating PyAV's errors into InvalidVideo."""
+@dataclass(frozen=True)
+class DecodeLimits:
+    """Bounds a crafted file cannot push the demuxer and decoder past, so it cannot exhaust memory or disk."""
+
+    max_streams: int = 64
+    max_pixels: int = 7680 * 4320  # per decoded frame, like the 8K default of the output limit
+    max_duration: float = 4 * 3600.0  # seconds
+
+    @classmethod
+    def from_env(cls) -> DecodeLimits:
+        """ENHANCE_MAX_STREAMS, ENHANCE_MAX_INPUT_PIXELS, ENHANCE_MAX_DURATION_SECONDS, or the defaults."""
+        return cls(
+            max_streams=int(_env_number("ENHANCE_MAX_STREAMS", cls.max_streams)),
+            max_pixels=int(_env_number("ENHANCE_MAX_INPUT_PIXELS", cls.max_pixels)),
+            max_duration=_env_number("ENHANCE_MAX_DURATION_SECONDS", cls.max_duration),
+        )
+
+
+def _env_number(name: str, default: float) -> float:
+    """A positive number from the environment; a malformed value is an error, never a silent default."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
     try:
-        return av.open(str(path), mode="r", metadata_errors="ignore")
+        value = float(raw)
+    except ValueError:
+        raise BadOption(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise BadOption(f"{name} must be > 0, got {raw}")
+    return value
+
+
+def open_input(path: str, limits: DecodeLimits | None = None) -> av.container.InputContainer:
+    """Open a media file with decoder limits, translating PyAV's errors into InvalidVideo / TooLarge."""
+    limits = limits or DecodeLimits.from_env()
+    try:
+        # FFmpeg itself refuses more streams than this while demuxing (a crafted MKV can declare thousands).
+        container = av.open(
+            str(path),
+            mode="r",
+            metadata_errors="ignore",
+            container_options={"max_streams": str(limits.max_streams + 1)},
+        )
+    except av.error.MemoryError as exc:
+        raise TooLarge(
+            f"the file declares more than {limits.max_streams} streams (ENHANCE_MAX_STREAMS)"
+        ) from exc
     except (av.error.InvalidDataError, av.error.EOFError) as exc:
         raise InvalidVideo(
             "the file is not a video or image we can read (unknown format or corrupt)"
         ) from exc
     except av.error.FFmpegError as exc:
         raise InvalidVideo(f"cannot open the file as media: {exc.strerror or exc}") from exc
+    for stream in container.streams.video:
+        # The decoder refuses bigger pictures before allocating them, even when the bitstream disagrees
+        # with the header we checked (every later decode of this container inherits it).
+        stream.codec_context.options = {**stream.codec_context.options, "max_pixels": str(limits.max_pixels)}
+    return container
 
 
-def probe(path: str) -> MediaInfo:
-    """Describe ``path``; raises InvalidVideo / NoVideoStream when it cannot be enhanced."""
-    with open_input(path) as container:
+def check_limits(container, stream, limits: DecodeLimits) -> None:
+    """Raise TooLarge when the header alone says the input is over a decoder limit."""
+    count = len(container.streams)
+    if count > limits.max_streams:
+        raise TooLarge(
+            f"the file has {count} streams, over the limit of {limits.max_streams} (ENHANCE_MAX_STREAMS)"
+        )
+    width, height = stream.codec_context.width or 0, stream.codec_context.height or 0
+    if width * height > limits.max_pixels:
+        raise TooLarge(
+            f"the input frames are {width}x{height} = {width * height} pixels, over the limit of "
+            f"{limits.max_pixels} (ENHANCE_MAX_INPUT_PIXELS)"
+        )
+
+
+def probe(path: str, limits: DecodeLimits | None = None) -> MediaInfo:
+    """Describe ``path``; raises InvalidVideo / NoVideoStream / TooLarge when it cannot be enhanced."""
+    limits = limits or DecodeLimits.from_env()
+    with open_input(path, limits) as container:
         fmt = container.format.name.split(",")[0]
         if not container.streams.video:
             what = "audio only" if container.streams.audio else "no streams"
             raise NoVideoStream(f"the file has no video stream ({what})")
         stream = container.streams.video[0]
+        check_limits(container, stream, limits)
         ctx = stream.codec_context
         width, height = ctx.width, ctx.height
         first = _first_frame(container, stream)
         if not width or not height:
             width, height = first.width, first.height
+        if first.width * first.height > limits.max_pixels:
+            raise TooLarge(
+                f"the input frames are {first.width}x{first.height}, over the limit of {limits.max_pixels} "
+                "pixels (ENHANCE_MAX_INPUT_PIXELS)"
+            )
         rotation = int(first.rotation or 0)
         kind = "image" if fmt in IMAGE_FORMATS else "video"
         fps = float(stream.average_rate or stream.guessed_rate or 0) or None
         duration = _duration(container, stream)
+        if duration is not None and duration > limits.max_duration:
+            raise TooLarge(
+                f"the input lasts {duration:.0f} s, over the limit of {limits.max_duration:.0f} s "
+                "(ENHANCE_MAX_DURATION_SECONDS); cut it shorter"
+            )
         frames = stream.frames or None
         if frames is None and kind == "image":
             frames = 1

@@ -126,7 +126,8 @@ function uploadJob(data, onProgress) {
 
 // -- formatting --------------------------------------------------------------------------------------------
 function fmtSeconds(seconds) {
-  const s = Math.max(0, Math.round(seconds));
+  if (seconds < 10) return `${Math.max(0, seconds).toFixed(1)} s`;
+  const s = Math.round(seconds);
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
@@ -203,7 +204,7 @@ function modelChanged() {
     return;
   }
   info.textContent = [model.description, `licence: ${model.licence}`, "weights ready"].filter(Boolean).join(" · ");
-  $("outscale").placeholder = `×${model.scale} (the model's scale)`;
+  $("outscale").placeholder = `×${model.scale} (model)`;
   const denoise = model.options && model.options.denoise_strength;
   $("denoise-field").hidden = !denoise;
   $("denoise_strength").disabled = !denoise; // disabled fields are not submitted
@@ -355,7 +356,7 @@ async function poll(id) {
   } catch (err) {
     if (id !== state.jobId) return;
     showText("job-error", err.message);
-    if (err.status === 0 || err.status >= 500) state.pollTimer = setTimeout(() => poll(id), 4 * POLL_MS);
+    if (err.status === 0 || err.status === 429 || err.status >= 500) state.pollTimer = setTimeout(() => poll(id), 4 * POLL_MS);
     return;
   }
   if (id !== state.jobId) return; // another job was opened meanwhile
@@ -455,11 +456,16 @@ function resultName(doc) {
 }
 
 function makeMedia(kind, url, label, muted) {
-  if (kind === "image") return el("img", { src: url, alt: label });
-  const video = el("video", { controls: "", playsinline: "", preload: "auto", "aria-label": label });
-  video.muted = muted; // the result carries the same audio: one voice is enough
-  video.src = url;
-  return video;
+  const media = kind === "image"
+    ? el("img", { alt: label })
+    : el("video", { controls: "", playsinline: "", preload: "auto", "aria-label": label });
+  // a file gone from the server (expired) or a format this browser cannot decode: say so in its place
+  media.addEventListener("error", () => {
+    if (media.isConnected) media.replaceWith(el("p", { class: "hint" }, `${label}: this browser cannot show it.`));
+  });
+  if (kind !== "image") media.muted = muted; // the result carries the same audio: one voice is enough
+  media.src = url;
+  return media;
 }
 
 async function showResult(doc) {
@@ -598,6 +604,7 @@ function keyChanged() {
 function start() {
   $("api-key").value = apiKey();
   $("api-key").addEventListener("change", keyChanged);
+  $("key-form").addEventListener("submit", (e) => e.preventDefault()); // Enter already fired "change"
   $("file").addEventListener("change", fileChanged);
   $("model").addEventListener("change", modelChanged);
   $("denoise_strength").addEventListener("input", (e) => {
