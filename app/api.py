@@ -101,8 +101,8 @@ def submit():
             headers={"Retry-After": "30"},
         )
     ratelimit.check_queued(svc.store, settings, owner())
-    # refuse before reading the body when the key is already at its storage quota
-    ratelimit.check_stored(svc.store, svc.storage, settings, owner(), request.content_length or 0)
+    # a key already at its storage quota is refused before its body is read
+    ratelimit.check_stored(svc.store, svc.storage, settings, owner(), incoming=1)
     form = EnhanceForm.model_validate({k: v for k, v in request.form.items() if v != ""})
     _check_webhook(form.webhook_url, settings)
     upload = request.files.get("file")

@@ -56,7 +56,7 @@ def parse_url(url: str) -> Target:
 
 
 def address_refused(address: str) -> str | None:
-    """Why ``address`` may not be called without ENHANCE_WEBHOOK_ALLOW_PRIVATE (None: it is public)."""
+    """What kind of non-public address ``address`` is ("a loopback address"), or None when it is public."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
         # Addresses that carry an IPv4 address inside reach that IPv4 host: judge the inner one.
@@ -65,11 +65,12 @@ def address_refused(address: str) -> str | None:
             inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if inner is not None:
             ip = inner
-    for kind in ("loopback", "private", "link_local", "multicast", "reserved", "unspecified"):
+    # most specific first: link-local and loopback addresses are also "private" to Python
+    for kind in ("loopback", "link_local", "unspecified", "multicast", "reserved", "private"):
         if getattr(ip, f"is_{kind}"):
-            return f"{address} is a {kind.replace('_', '-')} address"
+            return f"a {kind.replace('_', '-')} address"
     if not ip.is_global:
-        return f"{address} is not a public address"
+        return "not a public address"
     return None
 
 
@@ -90,11 +91,10 @@ def checked_addresses(target: Target, allow_private: bool) -> list[str]:
     addresses = resolve(target.host, target.port)
     if not allow_private:
         for address in addresses:
-            why = address_refused(address)
-            if why:
-                raise UrlRefused(
-                    f"{target.host} resolves to {why}; set ENHANCE_WEBHOOK_ALLOW_PRIVATE=1 to allow it"
-                )
+            kind = address_refused(address)
+            if kind:
+                where = address if address == target.host else f"{target.host} resolves to {address},"
+                raise UrlRefused(f"{where} {kind}: refused unless ENHANCE_WEBHOOK_ALLOW_PRIVATE=1")
     return addresses
 
 

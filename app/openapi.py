@@ -9,6 +9,10 @@ from pydantic import BaseModel
 from . import schemas
 
 REF = "#/components/schemas/{model}"
+INPUT_TYPES = {
+    t: {"schema": {"type": "string", "format": "binary"}}
+    for t in ("video/*", "image/*", "application/octet-stream")
+}
 RESULT_TYPES = {
     t: {"schema": {"type": "string", "format": "binary"}}
     for t in (
@@ -150,6 +154,19 @@ def openapi_document() -> dict:
                         "206": {"description": "Part of the file (Range request)", "content": RESULT_TYPES},
                         "404": _problem("Unknown job or expired result"),
                         "409": _problem("Not finished"),
+                        "401": errors["401"],
+                    },
+                }
+            },
+            "/jobs/{job_id}/input": {
+                "get": {
+                    "summary": "The original upload (for before/after views; byte ranges supported)",
+                    "security": security,
+                    "parameters": [job_id],
+                    "responses": {
+                        "200": {"description": "The file", "content": INPUT_TYPES},
+                        "206": {"description": "Part of the file (Range request)", "content": INPUT_TYPES},
+                        "404": _problem("Unknown job or the upload was deleted"),
                         "401": errors["401"],
                     },
                 }

@@ -192,6 +192,7 @@ class Dispatcher:
         self._cond = threading.Condition()
         self._pool: ThreadPoolExecutor | None = None
         self._sweeping: set[int] = set()
+        self._stopping = threading.Event()
 
     def notify(self, store, job_id: str) -> None:
         """A job may have ended: send its webhook if it has one (never blocks: a queue push)."""
@@ -205,6 +206,14 @@ class Dispatcher:
             self._sweeping.add(id(store))
         threading.Thread(target=self._sweep_loop, args=(store,), daemon=True, name="webhook-sweeper").start()
 
+    def stop(self) -> None:
+        """Stop the threads (pending retries are dropped; another process's sweeper takes them over)."""
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
     # -- internals -------------------------------------------------------------------------------
     def _push(self, task: _Task) -> None:
         with self._cond:
@@ -216,10 +225,14 @@ class Dispatcher:
 
     def _schedule(self) -> None:
         """Hand each task to a delivery thread when it is due."""
-        while True:
+        while not self._stopping.is_set():
             with self._cond:
-                while not self._heap or self._heap[0].due > time.monotonic():
+                while not self._stopping.is_set() and (
+                    not self._heap or self._heap[0].due > time.monotonic()
+                ):
                     self._cond.wait(self._heap[0].due - time.monotonic() if self._heap else None)
+                if self._stopping.is_set():
+                    return
                 task = heapq.heappop(self._heap)
             self._pool.submit(self._run, task)
 
@@ -276,8 +289,7 @@ class Dispatcher:
         self._push(task)
 
     def _sweep_loop(self, store) -> None:
-        while True:
-            time.sleep(SWEEP_SECONDS)
+        while not self._stopping.wait(SWEEP_SECONDS):
             try:
                 for job_id in unannounced(store):
                     self.notify(store, job_id)
