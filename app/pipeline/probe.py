@@ -98,7 +98,9 @@ def open_input(path: str, limits: DecodeLimits | None = None) -> av.container.In
     for stream in container.streams.video:
         # The decoder refuses bigger pictures before allocating them, even when the bitstream disagrees
         # with the header we checked (every later decode of this container inherits it).
-        stream.codec_context.options = {**stream.codec_context.options, "max_pixels": str(limits.max_pixels)}
+        ctx = stream.codec_context
+        if ctx is not None:  # None: FFmpeg has no decoder for it (refused by the probe)
+            ctx.options = {**ctx.options, "max_pixels": str(limits.max_pixels)}
     return container
 
 
@@ -109,6 +111,8 @@ def check_limits(container, stream, limits: DecodeLimits) -> None:
         raise TooLarge(
             f"the file has {count} streams, over the limit of {limits.max_streams} (ENHANCE_MAX_STREAMS)"
         )
+    if stream.codec_context is None:
+        raise InvalidVideo("the video stream uses a codec this server cannot decode (unknown or corrupt)")
     width, height = stream.codec_context.width or 0, stream.codec_context.height or 0
     if width * height > limits.max_pixels:
         raise TooLarge(
