@@ -21,7 +21,7 @@ from .device import resolve_device, resolve_precision
 from .errors import BadOption, LicenceNotAccepted, UnknownModel
 
 TASKS = ("upscale", "denoise", "low-light", "colour", "enhance")
-_FAMILY_MODULES = ("realesrgan", "mirnet", "lut3d", "zerodce", "resize")
+_FAMILY_MODULES = ("realesrgan", "mirnet", "lut3d", "zerodce", "resize", "nlmeans")
 ENTRY_POINT_GROUP = "video_enhance.models"
 
 

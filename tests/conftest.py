@@ -29,6 +29,16 @@ def _weights_env(monkeypatch):
 
 
 @pytest.fixture
+def fresh_registry():
+    """Never reuse an enhancer built by another test (tests swap weights files under the same name)."""
+    from models import registry
+
+    registry.clear_cache()
+    yield
+    registry.clear_cache()
+
+
+@pytest.fixture
 def shared_media() -> Path:
     """The folder of sample media in ../shared."""
     return SHARED_MEDIA

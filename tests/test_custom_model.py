@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
 from pathlib import Path
 
@@ -22,14 +21,7 @@ from models.errors import LicenceNotAccepted, UnknownModel, WeightsCorrupt
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def _families(monkeypatch):
-    """Load only the family modules that exist yet, and never reuse an enhancer across tests."""
-    present = tuple(m for m in registry._FAMILY_MODULES if importlib.util.find_spec(f"models.{m}"))
-    monkeypatch.setattr(registry, "_FAMILY_MODULES", present)
-    registry.clear_cache()
-    yield
-    registry.clear_cache()
+pytestmark = pytest.mark.usefixtures("fresh_registry")
 
 
 def small_compact(upscale: int = 2, channels: int = 3, seed: int = 0) -> Compact:

@@ -7,7 +7,6 @@ wrapped in ``params_ema`` or ``params`` as the released files are).
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import pickle
@@ -44,14 +43,7 @@ def psnr(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, peak: float
     return 10 * math.log10(peak**2 / max(mse, 1e-20))
 
 
-@pytest.fixture(autouse=True)
-def _families(monkeypatch):
-    """Load only the family modules that exist yet, and never reuse an enhancer across tests."""
-    present = tuple(m for m in registry._FAMILY_MODULES if importlib.util.find_spec(f"models.{m}"))
-    monkeypatch.setattr(registry, "_FAMILY_MODULES", present)
-    registry.clear_cache()
-    yield
-    registry.clear_cache()
+pytestmark = pytest.mark.usefixtures("fresh_registry")
 
 
 @pytest.fixture

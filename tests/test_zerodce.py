@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 
 import cv2
@@ -26,14 +25,7 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return 10 * math.log10(1 / max(mse, 1e-20))
 
 
-@pytest.fixture(autouse=True)
-def _families(monkeypatch):
-    """Load only the family modules that exist yet, and never reuse an enhancer across tests."""
-    present = tuple(m for m in registry._FAMILY_MODULES if importlib.util.find_spec(f"models.{m}"))
-    monkeypatch.setattr(registry, "_FAMILY_MODULES", present)
-    registry.clear_cache()
-    yield
-    registry.clear_cache()
+pytestmark = pytest.mark.usefixtures("fresh_registry")
 
 
 @pytest.fixture

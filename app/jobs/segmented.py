@@ -7,11 +7,10 @@ import logging
 import shutil
 from collections.abc import Callable
 
-from app.pipeline import probe
+from app.pipeline import enhancer_for, probe
 from app.pipeline.atomic import atomic_output
 from app.pipeline.segments import join_segments, plan_segments
 from app.pipeline.video import enhance_video
-from models import load_enhancer
 from models.errors import Canceled, EnhanceError
 
 from .runner import Watch, pipeline_options
@@ -74,13 +73,7 @@ def run_segment(store: JobStore, storage, settings, job_id: str, index: int, wor
     path = storage.segment_path(job_id, index, "nut")
     try:
         info = probe(job.input_path)
-        enhancer = load_enhancer(
-            options.model,
-            device=options.device,
-            precision=options.precision,
-            tile=options.tile,
-            options=options.model_options,
-        )
+        enhancer = enhancer_for(options)
         with atomic_output(path) as tmp:
             run = enhance_video(
                 job.input_path,

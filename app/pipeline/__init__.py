@@ -17,7 +17,16 @@ from .probe import MediaInfo, probe
 from .progress import Progress, ProgressCallback
 from .video import CODECS, RunResult, enhance_video
 
-__all__ = ["EnhanceOptions", "MediaInfo", "Progress", "RunResult", "check_request", "enhance_file", "probe"]
+__all__ = [
+    "EnhanceOptions",
+    "MediaInfo",
+    "Progress",
+    "RunResult",
+    "check_request",
+    "enhance_file",
+    "enhancer_for",
+    "probe",
+]
 
 
 def check_request(
@@ -38,6 +47,17 @@ def check_request(
     return size
 
 
+def enhancer_for(options: EnhanceOptions):
+    """The (cached) enhancer that ``options`` ask for."""
+    return load_enhancer(
+        options.model,
+        device=options.device,
+        precision=options.precision,
+        tile=options.tile,
+        options=options.model_options,
+    )
+
+
 def enhance_file(
     src: str | Path,
     dst: str | Path,
@@ -50,13 +70,7 @@ def enhance_file(
     started = time.monotonic()
     info = info or probe(str(src))
     check_request(info, options)
-    enhancer = load_enhancer(
-        options.model,
-        device=options.device,
-        precision=options.precision,
-        tile=options.tile,
-        options=options.model_options,
-    )
+    enhancer = enhancer_for(options)
     with atomic_output(dst) as tmp:
         if info.kind == "image":
             result = enhance_image(src, tmp, enhancer, options, progress)
