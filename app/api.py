@@ -261,5 +261,5 @@ def _setup(state) -> None:
     lazy = app.extensions["enhance"]
     ratelimit.init_app(app)
     dispatcher = webhooks.configure(lazy.settings)
-    if app.config.get("START_QUEUE"):
+    if app.config.get("START_QUEUE") and lazy.settings.webhook_secret:
         dispatcher.start_sweeper(lazy.get().store)

@@ -49,7 +49,7 @@ def init_app(app: Flask) -> None:
 
 
 def _retry_after_at_least_one_second(response):
-    """A 429 says when to come back; the sliding window may compute 0 s, which invites an instant retry."""
+    """A 429 says when to come back; less than a second left rounds down to 0, an invitation to hammer."""
     if response.status_code == 429 and response.headers.get("Retry-After", "0").strip() in ("0", "-0", ""):
         response.headers["Retry-After"] = "1"
     return response

@@ -10,7 +10,8 @@
 The body is the job document as exact JSON bytes; ``X-Enhance-Signature: sha256=<hex>`` is their
 HMAC-SHA256 with ENHANCE_WEBHOOK_SECRET. Destinations are checked again at every attempt (``netguard``).
 The sweeper, in each server process, announces ends nobody announced (a job failed by the janitor after
-its worker kept dying, a job joined from segments) and takes over deliveries whose process died.
+its worker kept dying, a job joined from segments) and takes over deliveries whose process died. The
+delivery table is ``webhook_store``.
 """
 
 from __future__ import annotations
@@ -27,37 +28,17 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
-
-from sqlalchemy import Float, Integer, String, Text, and_, or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from urllib.parse import urlsplit
 
 from . import netguard
 from .jobs.document import job_document
-from .jobs.models import FINISHED, Job, utcnow
+from .jobs.models import FINISHED, Job
+from .webhook_store import claim, delivery_state, record, unannounced
 
 log = logging.getLogger("app.webhooks")
 
 DELIVERY_THREADS = 4
 SWEEP_SECONDS = 5.0
-SWEEP_WINDOW = timedelta(hours=1)  # ends older than this (e.g. before an upgrade) are never announced late
-
-
-class _Base(DeclarativeBase):
-    """The delivery table lives in the job database but is this module's own."""
-
-
-class Delivery(_Base):
-    """One job's webhook: who sends it (a lease), and how it went."""
-
-    __tablename__ = "webhook_deliveries"
-
-    job_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    state: Mapped[str] = mapped_column(String(16))  # sending, delivered, failed, refused
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    lease_until: Mapped[float] = mapped_column(Float)  # epoch seconds; a dead sender's lease runs out
-    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 @dataclass(frozen=True)
@@ -96,78 +77,6 @@ def sign(body: bytes, secret: str) -> str:
 def body_of(job: Job) -> bytes:
     """The exact bytes sent (and signed): the job document as compact JSON."""
     return json.dumps(job_document(job), separators=(",", ":"), sort_keys=True).encode()
-
-
-# -- the delivery table ---------------------------------------------------------------------------
-_schema_ready: set[int] = set()
-
-
-def _ensure_table(store) -> None:
-    """Create the delivery table once per engine (safe when several processes race)."""
-    if id(store.engine) in _schema_ready:
-        return
-    try:
-        _Base.metadata.create_all(store.engine, checkfirst=True)
-    except DBAPIError:
-        with store.engine.connect() as conn:
-            if not store.engine.dialect.has_table(conn, Delivery.__tablename__):
-                raise
-    _schema_ready.add(id(store.engine))
-
-
-def claim(store, job_id: str, lease_seconds: float) -> bool:
-    """Become the sender of a job's webhook: a new row, or a 'sending' row whose sender's lease ran out."""
-    _ensure_table(store)
-    now = time.time()
-    try:
-        with store.Session.begin() as s:
-            s.add(Delivery(job_id=job_id, state="sending", attempts=0, lease_until=now + lease_seconds))
-        return True
-    except IntegrityError:
-        pass
-    with store.Session.begin() as s:
-        taken = s.execute(
-            update(Delivery)
-            .where(Delivery.job_id == job_id, Delivery.state == "sending", Delivery.lease_until < now)
-            .values(lease_until=now + lease_seconds)
-        ).rowcount
-    return bool(taken)
-
-
-def record(store, job_id: str, state: str, attempts: int, error: str | None = None) -> None:
-    """Write how the delivery went (or how far it got)."""
-    with store.Session.begin() as s:
-        s.execute(
-            update(Delivery)
-            .where(Delivery.job_id == job_id)
-            .values(state=state, attempts=attempts, last_error=error)
-        )
-
-
-def delivery_state(store, job_id: str) -> Delivery | None:
-    """The delivery row of a job, if any (tests and operators)."""
-    _ensure_table(store)
-    with store.Session() as s:
-        return s.get(Delivery, job_id)
-
-
-def unannounced(store) -> list[str]:
-    """Finished jobs with a webhook and no delivery yet, and deliveries whose sender's lease ran out."""
-    _ensure_table(store)
-    with store.Session() as s:
-        rows = s.execute(
-            select(Job.id)
-            .outerjoin(Delivery, Delivery.job_id == Job.id)
-            .where(
-                Job.webhook_url.is_not(None),
-                Job.status.in_(FINISHED),
-                or_(
-                    and_(Delivery.job_id.is_(None), Job.finished_at >= utcnow() - SWEEP_WINDOW),
-                    and_(Delivery.state == "sending", Delivery.lease_until < time.time()),
-                ),
-            )
-        ).all()
-    return [r[0] for r in rows]
 
 
 # -- the dispatcher -------------------------------------------------------------------------------
@@ -263,7 +172,7 @@ class Dispatcher:
             "X-Enhance-Job": task.job_id,
             "X-Enhance-Attempt": str(task.attempt + 1),
         }
-        host = netguard.parse_url(task.url).host  # logs name the host only: a URL may hold a token
+        host = _host(task.url)  # logs name the host only: the rest of a URL may hold a token
         try:
             status = netguard.post(task.url, task.body, headers, cfg.allow_private, cfg.timeout)
             error = None if 200 <= status < 300 else f"HTTP {status}"
@@ -295,6 +204,17 @@ class Dispatcher:
                     self.notify(store, job_id)
             except Exception:  # noqa: BLE001 - the sweeper must outlive a database hiccup
                 log.warning("webhook sweep failed", exc_info=True)
+
+
+def _host(url: str) -> str:
+    """The host of ``url`` for a log line ("?" when it does not parse)."""
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
+
+
+__all__ = ["Dispatcher", "WebhookConfig", "configure", "delivery_state", "notify", "notify_on_end", "sign"]
 
 
 # -- the module's entry points --------------------------------------------------------------------

@@ -25,7 +25,7 @@ import requests
 from tests.media import make_video
 from tests.server import Server, wait_until
 
-CASES = int(os.environ.get("FUZZ_CASES", "2000"))
+CASES = int(os.environ.get("FUZZ_CASES", "4000"))
 SEED = int(os.environ.get("FUZZ_SEED", "20240611"))
 CLIENTS = 4  # concurrent requests: both gunicorn processes stay busy on two cores
 FINAL = {"succeeded", "failed", "canceled"}
@@ -162,20 +162,21 @@ def mutate(seeds, r: random.Random) -> tuple[str, bytes]:
 
 # -- form fields ---------------------------------------------------------------------------------
 FIELD_VALUES = {
-    "model": ["bicubic"] * 6 + ["lanczos"] * 2 + ["lut3d"] * 2 + ["lut3d+bicubic", "", "zero-dce", "nope",
+    "model": ["bicubic"] * 24 + ["lanczos"] * 6 + ["lut3d"] * 5 + ["lut3d+bicubic", "", "zero-dce", "nope",
               "../../weights/x.pth", "bicubic+" * 80, "BICUBIC", "lut3d+", "\u202ebicubic"],
-    "outscale": ["0.5", "1", "2", "3.5", "0", "-1", "1e309", "nan", "inf", "abc", "16", "17", "0.0625"],
-    "tile": ["0", "32", "64", "31", "-1", "99999", "x", "1.5"],
-    "codec": ["h264"] * 4 + ["h265", "vp9", "ffv1", "mpeg2", "", "H264"],
-    "crf": ["0", "23", "51", "63", "64", "-1", "x"],
-    "frames": ["1", "2", "3", "0", "-5", "99999999999", "x", "1e3"],
+    "outscale": ["0.5", "1", "2", "3.5", "16", "0.0625"] * 2 + ["0", "-1", "1e309", "nan", "inf", "x", "17"],
+    "tile": ["0", "32", "64"] * 2 + ["31", "-1", "99999", "x", "1.5"],
+    "codec": ["h264"] * 6 + ["h265", "vp9", "ffv1", "mpeg2", "", "H264"],
+    "crf": ["0", "23", "51"] * 2 + ["63", "64", "-1", "x"],
+    "frames": ["1", "2", "3"] * 3 + ["0", "-5", "99999999999", "x", "1e3"],
     "denoise_strength": ["0.5", "2", "-1", "x"],
     "webhook_url": ["http://127.0.0.1:1/hook", "ftp://example.com/", "javascript:alert(1)", "http://[::1",
                     "http://a b/", "http://169.254.169.254/", "//example.com", "http://" + "a" * 3000],
     "colour": ["red"],
 }  # fmt: skip
-FIELD_ODDS = {"model": 0.9, "outscale": 0.15, "tile": 0.1, "codec": 0.2, "crf": 0.15, "frames": 0.3,
-              "denoise_strength": 0.03, "webhook_url": 0.04, "colour": 0.02}  # fmt: skip
+# Most cases carry valid, cheap fields, so the file itself is what gets probed (and often run).
+FIELD_ODDS = {"model": 0.9, "outscale": 0.1, "tile": 0.06, "codec": 0.15, "crf": 0.1, "frames": 0.3,
+              "denoise_strength": 0.02, "webhook_url": 0.03, "colour": 0.01}  # fmt: skip
 NAMES = ["clip.mp4", "a.mkv", "../../etc/passwd", "..", "", "видео 🎬.mp4", "x" * 1000 + ".mp4",
          "con.mp4", ".htaccess", "a\r\nX-Injected: 1.mp4", "%00.mp4", "name\x00.mp4"]  # fmt: skip
 
@@ -276,13 +277,15 @@ def test_hostile_uploads_never_cause_a_5xx_or_a_stuck_job(server, tmp_path):
     outcomes = Counter(d["status"] for d in docs)
     errors = Counter(d["error"]["type"] for d in docs if d["error"])
     print(
-        f"\nfuzz: {CASES} cases (seed {SEED}) in {submitted:.0f} s + {time.monotonic() - started - submitted:.0f} s"
-        f" draining; answers {dict(sorted(statuses.items()))}; inputs {dict(kinds)}; "
+        f"\nfuzz: {CASES} cases (seed {SEED}) in {submitted:.0f} s, "
+        f"then {time.monotonic() - started - submitted:.0f} s until every job ended; "
+        f"answers {dict(sorted(statuses.items()))}; inputs {dict(kinds)}; "
         f"accepted jobs {dict(outcomes)}; job errors {dict(errors)}"
     )
     assert sum(statuses.values()) == CASES and not failures
     assert statuses[202] > 0 and outcomes["succeeded"] > 0  # mutated-but-valid files do get through
     assert _worker_pids(server) == pids, "a gunicorn worker died and was replaced"
     log = server.log.read_text()
-    for bad in ("Traceback", "unhandled error", "Worker timeout", "SIGSEGV", "SIGABRT"):
+    # (a job that crashes is logged with its traceback and failed cleanly: counted above, not a server fault)
+    for bad in ("unhandled error", "WORKER TIMEOUT", "was sent SIG", "exited with code"):
         assert bad not in log, log[log.index(bad) - 2000 : log.index(bad) + 2000]

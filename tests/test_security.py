@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 
@@ -458,3 +459,23 @@ def test_disk_full_in_process(tmp_path, clip, monkeypatch):
     assert error["type"] == "output-error" and "no space left" in error["detail"]
     monkeypatch.setattr(atomic.os, "replace", real_replace)
     assert run_claimed_job(store, storage, *store.claim_next("me:1", "next"), 0.1) == "succeeded"
+
+
+# -- the shared rate-limit storage ---------------------------------------------------------------
+def test_sql_rate_limit_storage_is_exact_across_processes_and_threads(tmp_path):
+    """Two engines on one SQLite file stand for two gunicorn processes; 8 threads hit one key at once."""
+    from limits import parse
+    from limits.strategies import MovingWindowRateLimiter
+
+    from app.jobs.store import make_engine
+    from app.sqllimits import SqlStorage
+
+    url = f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
+    limiters = [MovingWindowRateLimiter(SqlStorage(engine=make_engine(url))) for _ in range(2)]
+    rate = parse("25/minute")
+    with ThreadPoolExecutor(8) as pool:
+        granted = list(pool.map(lambda i: limiters[i % 2].hit(rate, "tenant-x"), range(60)))
+    assert sum(granted) == 25
+    assert limiters[0].hit(rate, "tenant-y")  # another key has its own window
+    reset, remaining = limiters[1].get_window_stats(rate, "tenant-x")
+    assert remaining == 0 and 0 < reset - time.time() <= 60

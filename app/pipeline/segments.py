@@ -89,7 +89,7 @@ def join_segments(
                     side.mux(packet)
             side.flush()
     except av.error.FFmpegError as exc:
-        raise OutputError(f"joining the segments failed: {exc}") from exc
+        raise OutputError(f"joining the segments failed: {exc.strerror or type(exc).__name__}") from exc
     finally:
         for container in opened:
             with contextlib.suppress(Exception):

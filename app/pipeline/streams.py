@@ -20,7 +20,12 @@ class SideStreams:
         for stream in inp.streams:
             if stream is video_stream:
                 continue
-            name = stream.codec_context.name
+            name = getattr(stream.codec_context, "name", None)
+            if stream.type in ("audio", "subtitle") and name is None:
+                # FFmpeg has no decoder for it: we could neither copy it knowingly nor transcode it
+                raise UnsupportedInput(
+                    f"{stream.type} stream #{stream.index} uses a codec FFmpeg cannot read"
+                )
             if stream.type in ("audio", "subtitle") and name in supported:
                 self.copies[stream.index] = out.add_stream_from_template(stream)
                 lang = stream.metadata.get("language")
@@ -37,8 +42,12 @@ class SideStreams:
                     f"{out.format.name} file; write an .mkv output to keep it"
                 )
             else:
-                log.warning("not copying stream #%d (%s, %s): only one video stream is enhanced",
-                            stream.index, stream.type, name)
+                log.warning(
+                    "not copying stream #%d (%s, %s): only one video stream is enhanced",
+                    stream.index,
+                    stream.type,
+                    name,
+                )
         self.out = out
         self.input_streams = [inp.streams[i] for i in (*self.copies, *self.transcodes)]
 
