@@ -41,12 +41,17 @@ class Enhancer:
     tile_pad = 16
     #: input pixels per frame above which ``tile=0`` (auto) starts tiling
     auto_tile_pixels = 1280 * 720
+    #: feature channels of the widest layer, for sizing batches to the cache (64 for most CNNs here)
+    feature_channels = 64
 
     def __init__(self, info: EnhancerInfo, device: torch.device, dtype: torch.dtype, tile: int = 0):
         self.info = info
         self.device = device
         self.dtype = dtype
         self.tile = tile
+        if device.type == "cuda":
+            # a video's frames all have one size (and tiles a few), so cuDNN's per-shape autotuning pays off
+            torch.backends.cudnn.benchmark = True
 
     # -- what subclasses provide -------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -63,6 +68,11 @@ class Enhancer:
     def scale(self) -> float:
         """Output size / input size."""
         return self.info.scale
+
+    @property
+    def batch_pixel_bytes(self) -> int:
+        """Bytes of activations per input pixel that a batch keeps hot: one layer's input and output."""
+        return 2 * self.feature_channels * torch.empty((), dtype=self.dtype).element_size()
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
         """The (width, height) this enhancer produces for a frame of the given size."""

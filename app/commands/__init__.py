@@ -8,6 +8,7 @@ from flask import Flask
 
 # module name -> attribute holding the click command or group
 _COMMANDS = {
+    "bench": "bench_command",
     "enhance": "enhance_command",
     "evaluate": "evaluate_command",
     "models": "models_command",
