@@ -29,6 +29,11 @@ class EnhancerInfo:
     noncommercial: bool = False
     extra: dict = field(default_factory=dict)
 
+    @classmethod
+    def from_spec(cls, spec, **extra) -> EnhancerInfo:
+        """The info of a registered model (a ModelSpec), with ``extra`` facts about the loaded network."""
+        return cls(spec.name, spec.task, spec.scale, spec.licence, spec.noncommercial, extra)
+
 
 class Enhancer:
     """Base class: turns a batch of frames into enhanced frames, ``scale`` times larger."""

@@ -224,14 +224,7 @@ def build(spec: ModelSpec, device: torch.device, dtype: torch.dtype, tile: int, 
     """Load the official LUTs and classifier; ``dtype`` and ``tile`` are ignored (fp32, whole frames)."""
     luts = load_luts(require(LUTS_FILE, model=NAME))
     classifier = load_classifier(require(CLASSIFIER_FILE, model=NAME))
-    info = EnhancerInfo(
-        name=spec.name,
-        task=spec.task,
-        scale=spec.scale,
-        licence=spec.licence,
-        noncommercial=spec.noncommercial,
-        extra={"lut_dim": luts.shape[-1], "compute_dtype": "fp32"},
-    )
+    info = EnhancerInfo.from_spec(spec, lut_dim=luts.shape[-1], compute_dtype="fp32")
     return LUT3DEnhancer(info, device, classifier, luts)
 
 

@@ -163,14 +163,7 @@ def build(spec: ModelSpec, device: torch.device, dtype: torch.dtype, tile: int, 
     dtype = _negotiate_dtype(dtype, device, desc.supports_half)
     net = desc.model.eval().requires_grad_(False)
     net.to(device=device, dtype=dtype, memory_format=torch.channels_last)
-    info = EnhancerInfo(
-        name=spec.name,
-        task=spec.task,
-        scale=spec.scale,
-        licence=spec.licence,
-        noncommercial=spec.noncommercial,
-        extra={"architecture": ARCH_ID, "weights": spec.weights[0]},
-    )
+    info = EnhancerInfo.from_spec(spec, architecture=ARCH_ID, weights=spec.weights[0])
     return MIRNetEnhancer(info, net, device, dtype, tile, upscale=int(spec.scale))
 
 

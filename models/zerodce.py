@@ -103,14 +103,7 @@ def build(spec: ModelSpec, device: torch.device, dtype: torch.dtype, tile: int, 
     path = require(spec.weights[0], model=spec.name)
     net = load_network(path, spec.name).eval().requires_grad_(False)
     net.to(device=device, dtype=dtype, memory_format=torch.channels_last)
-    info = EnhancerInfo(
-        name=spec.name,
-        task=spec.task,
-        scale=spec.scale,
-        licence=spec.licence,
-        noncommercial=spec.noncommercial,
-        extra={"architecture": "Zero-DCE", "weights": spec.weights[0]},
-    )
+    info = EnhancerInfo.from_spec(spec, architecture="Zero-DCE", weights=spec.weights[0])
     return ZeroDCEEnhancer(info, net, device, dtype, tile)
 
 
