@@ -77,7 +77,7 @@ class Enhancer:
     @property
     def batch_pixel_bytes(self) -> int:
         """Bytes of activations per input pixel that a batch keeps hot: one layer's input and output."""
-        return 2 * self.feature_channels * torch.empty((), dtype=self.dtype).element_size()
+        return 2 * self.feature_channels * self.dtype.itemsize
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
         """The (width, height) this enhancer produces for a frame of the given size."""

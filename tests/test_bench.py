@@ -16,10 +16,9 @@ from spandrel.architectures.Compact import Compact
 
 from app.bench.child import steady_fps
 from app.bench.flops import forward_flops, srvgg_flops_per_pixel
-from app.pipeline.compute import pin_single_thread
+from app.pipeline.compute import auto_batch, last_level_cache_bytes, pin_single_thread
 from app.pipeline.encoders import encoder_options, nvenc_usable, pick_encoder
 from app.pipeline.frames import frame_to_planes, new_planes, planes_to_tensor, tensor_to_frames
-from app.pipeline.video import auto_batch, last_level_cache_bytes
 from models.base import EnhancerInfo
 from models.device import cpu_has_native_bf16
 from models.realesrgan import PRE_PAD, VARIANTS, RealESRGANEnhancer

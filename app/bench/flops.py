@@ -10,13 +10,12 @@ does, and a peak that low would make fp32 convolutions look faster than the mach
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from app.pipeline.compute import cpu_workers, pin_single_thread
+from app.pipeline.compute import cpu_workers, single_thread_pool
 
 MATMUL_SIZES = (1024, 2048, 3072)
 #: rows of the 1x1-convolution GEMM (a 128x128 image): M x K @ K x K with K = the matmul size
@@ -50,8 +49,7 @@ def matmul_peak(dtype: torch.dtype, sizes=MATMUL_SIZES, repeats: int = 4) -> dic
     """Best FLOP/s of large ``dtype`` GEMMs here: {"flops", "kernel", "size", "layout", "all": [...]}."""
     workers = cpu_workers()
     rows = []
-    with torch.inference_mode(), ThreadPoolExecutor(workers) as pool:
-        pin_single_thread(pool, workers)
+    with torch.inference_mode(), single_thread_pool(workers, "peak") as pool:
         for n in sizes:
             for kernel, flop, run in _kernels(dtype, n):
                 team = _best_seconds(run, repeats)

@@ -7,7 +7,7 @@ import platform
 
 import torch
 
-from app.pipeline.video import last_level_cache_bytes
+from app.pipeline.compute import last_level_cache_bytes
 from models.device import cpu_has_native_bf16
 
 #: the CPU flags that change which kernels oneDNN/MKL and x264 can use
@@ -26,6 +26,7 @@ FLAGS = (
 
 def _cpuinfo() -> dict[str, str]:
     """The first processor block of /proc/cpuinfo as a dict (empty off Linux)."""
+    # read by hand: psutil and py-cpuinfo are not dependencies, and a few /proc lines are all this needs
     facts: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as fh:

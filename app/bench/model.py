@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from app.pipeline.compute import pin_single_thread
+from app.pipeline.compute import single_thread_pool
 
 
 def _sync(device: torch.device) -> None:
@@ -23,9 +23,8 @@ def model_fps(enhancer, width: int, height: int, batch: int, workers: int, min_s
     conversions or encode: the ceiling the end-to-end figure is compared with.
     """
     frames = torch.rand(batch, 3, height, width)
-    with ThreadPoolExecutor(workers) as pool:
-        if enhancer.device.type == "cpu" and workers > 1:
-            pin_single_thread(pool, workers)
+    cpu = enhancer.device.type == "cpu"
+    with single_thread_pool(workers, "bench") if cpu else ThreadPoolExecutor(workers) as pool:
 
         def one_round() -> None:
             list(pool.map(lambda _: enhancer.process(frames), range(workers)))

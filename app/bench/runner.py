@@ -13,10 +13,9 @@ from pathlib import Path
 
 import torch
 
-from app.pipeline.compute import cpu_workers
-from app.pipeline.video import auto_batch
+from app.pipeline.compute import stage_layout
 from models import load_enhancer
-from models.device import precision_name
+from models.device import precision_name, resolve_device, resolve_precision
 from models.errors import EnhanceError
 
 from .clip import make_clip
@@ -95,8 +94,6 @@ def _peaks(config: BenchConfig, log) -> dict:
 
 def _auto_is_bf16(device: str) -> bool:
     """True when ``--precision auto`` means bf16 on this device."""
-    from models.device import resolve_device, resolve_precision
-
     return resolve_precision("auto", resolve_device(device)) == torch.bfloat16
 
 
@@ -118,9 +115,8 @@ def _bench_model(model: str, precision: str, config: BenchConfig, work, clips, r
         return
     dtype_name = precision_name(enhancer.dtype)
     peak = result["peak"].get(dtype_name, {}).get("flops")
-    workers = cpu_workers() if enhancer.device.type == "cpu" else 1
     for width, height in config.sizes:
-        batch = auto_batch(width, height, enhancer.device.type, workers, enhancer.batch_pixel_bytes)
+        workers, batch = stage_layout(enhancer, width, height)
         log(f"{model} {dtype_name} {width}x{height}: model only ({workers} x batch {batch}) ...")
         speed = model_fps(enhancer, width, height, batch, workers, config.model_seconds)
         flops = forward_flops(enhancer, width, height)

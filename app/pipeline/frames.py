@@ -15,14 +15,7 @@ from models.resize import resize_lanczos
 
 def to_tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
     """Stack of HWC uint8/uint16 RGB frames (N, H, W, 3) -> NCHW float32 in [0, 1] on ``device``."""
-    peak = 65535.0 if frames.dtype == np.uint16 else 255.0
-    if frames.dtype == np.uint16:
-        # torch has limited uint16 support; int32 holds every value exactly.
-        frames = frames.astype(np.int32)
-    t = torch.from_numpy(frames)
-    if device.type == "cuda":
-        t = t.pin_memory().to(device, non_blocking=True)
-    return t.permute(0, 3, 1, 2).float().div_(peak)
+    return planes_to_tensor(frames.transpose(0, 3, 1, 2), device)  # a view: the same single conversion
 
 
 def from_tensor(batch: torch.Tensor, bits: int = 8) -> np.ndarray:

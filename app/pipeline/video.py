@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
 import queue
 import threading
 import time
@@ -28,7 +27,7 @@ from av.video.reformatter import VideoReformatter
 from models.base import Enhancer
 from models.errors import BadOption, Canceled, InvalidVideo, OutputError
 
-from .compute import EnhanceStage, PendingFrames, cpu_workers
+from .compute import EnhanceStage, PendingFrames, stage_layout
 from .encoders import CODEC_IDS, CODECS, CodecChoice, encoder_options, pick_encoder
 from .frames import even_size, frame_to_planes, new_planes, scaled_size
 from .options import EnhanceOptions
@@ -36,7 +35,7 @@ from .probe import MediaInfo, open_input
 from .progress import ProgressTracker
 from .streams import SideStreams
 
-__all__ = ["CODECS", "CodecChoice", "RunResult", "auto_batch", "enhance_video"]
+__all__ = ["CODECS", "CodecChoice", "RunResult", "enhance_video"]
 
 log = logging.getLogger(__name__)
 
@@ -54,34 +53,6 @@ class RunResult:
     seconds: float | None = None
     #: CPU seconds per stage (decode, enhance summed over workers, encode), workers and batch size
     stages: dict = field(default_factory=dict)
-
-
-def auto_batch(width: int, height: int, device_type: str, workers: int = 1, pixel_bytes: int = 256) -> int:
-    """Frames per forward pass: on CUDA enough pixels to fill the device; on the CPU as many as keep every
-    worker's activations (``pixel_bytes`` per input pixel: a layer's input and output) in the shared cache.
-
-    A batch that spills out of the last-level cache runs every layer from DRAM: on the 2-core benchmark
-    machine 16 frames of 160x120 per batch (the old 500k-pixel rule) ran 40% slower than 1 to 3.
-    """
-    pixels = max(1, width * height)
-    if device_type == "cuda":
-        return max(1, min(16, 4_000_000 // pixels))
-    return max(1, min(16, last_level_cache_bytes() // (workers * pixels * pixel_bytes)))
-
-
-@functools.cache
-def last_level_cache_bytes() -> int:
-    """The largest CPU cache (L3 usually), from sysfs; 32 MiB when it cannot be read."""
-    sizes = []
-    base = "/sys/devices/system/cpu/cpu0/cache"
-    with contextlib.suppress(OSError):
-        for index in os.listdir(base):
-            with contextlib.suppress(OSError, ValueError):
-                with open(os.path.join(base, index, "size")) as fh:
-                    text = fh.read().strip().upper()
-                scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
-                sizes.append(int(text.rstrip("KMG")) * scale)
-    return max(sizes, default=32 << 20)
 
 
 def bit_depth(pix_fmt: str | None) -> int:
@@ -119,11 +90,7 @@ class VideoRun:
         self.choice = CODECS[options.codec]
         self.scaled = scaled_size(info.width, info.height, enhancer.scale, options.outscale)
         self.final = even_size(*self.scaled) if self.choice.needs_even else self.scaled
-        device = enhancer.device.type
-        self.workers = cpu_workers() if device == "cpu" else 1
-        self.batch = options.batch or auto_batch(
-            info.width, info.height, device, self.workers, enhancer.batch_pixel_bytes
-        )
+        self.workers, self.batch = stage_layout(enhancer, info.width, info.height, options.batch)
         self.frames_in = queue.Queue(QUEUE_BATCHES)
         self.frames_out = queue.Queue(QUEUE_BATCHES)
         self.side_packets: queue.SimpleQueue = queue.SimpleQueue()
