@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 from datetime import timedelta
 
@@ -130,3 +132,47 @@ def test_gunicorn_refuses_to_start_with_bad_configuration(tmp_path):
     )
     assert run.returncode != 0
     assert "configuration error: ENHANCE_WORKERS must be an integer" in run.stderr
+
+
+
+def test_new_database_switches_to_wal_after_another_connection_lets_go(tmp_path):
+    """A worker that opens the job database while another process holds its lock waits, then gets WAL.
+
+    SQLite refuses a journal-mode switch at once ("database is locked", no busy handler) while another
+    connection holds a lock: gunicorn workers booting together on a fresh data folder used to die of it.
+    """
+    path = tmp_path / "jobs.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE other (x)")  # a new database, still in rollback-journal mode
+    holder.execute("BEGIN IMMEDIATE")  # a writer at work (another worker creating the tables)
+    retrying = threading.Event()
+
+    class RetryWatch(logging.Handler):
+        def emit(self, record):
+            if "retrying the switch to WAL" in record.getMessage():
+                retrying.set()
+
+    watch = RetryWatch()
+    store_log = logging.getLogger("app.jobs.store")
+    store_log.addHandler(watch)
+    store_log.setLevel(logging.INFO)
+    errors: list[BaseException] = []
+
+    def boot():
+        try:
+            JobStore(f"sqlite:///{path}").create_schema()
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+            retrying.set()  # wake the test: the worker did not wait, it failed
+
+    worker = threading.Thread(target=boot)
+    try:
+        worker.start()
+        assert retrying.wait(30) and not errors, f"the second connection did not wait for the lock: {errors}"
+        holder.execute("COMMIT")
+        worker.join(60)
+    finally:
+        store_log.removeHandler(watch)
+        holder.close()
+    assert not worker.is_alive() and not errors, errors
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"

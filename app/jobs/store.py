@@ -7,7 +7,10 @@ a worker whose job was taken back (it looked dead) or canceled learns it on its 
 
 from __future__ import annotations
 
+import logging
 import secrets
+import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import create_engine, event, func, inspect, select, update
@@ -23,6 +26,12 @@ def new_job_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+log = logging.getLogger(__name__)
+
+#: how long a connection keeps retrying the WAL switch of a database another process is creating
+WAL_SWITCH_SECONDS = 30.0
+
+
 def make_engine(url: str) -> Engine:
     """A SQLAlchemy engine; SQLite gets WAL and a busy timeout so several processes can share it."""
     if url.startswith("sqlite"):
@@ -31,13 +40,34 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            use_wal(cur)
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def use_wal(cur, deadline_s: float = WAL_SWITCH_SECONDS) -> None:
+    """Put the SQLite database in WAL mode, waiting for other connections that hold a lock on it.
+
+    WAL is a property of the file, so a database already in WAL needs nothing (and no lock). Switching a new
+    one needs it alone, and SQLite answers "database is locked" at once, without the busy handler, when
+    another connection holds a lock: gunicorn workers booting together on a fresh data folder hit that and
+    the worker failed to boot. So the switch is retried until ``deadline_s`` has passed.
+    """
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")  # answers the old mode where WAL is impossible
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            log.info("the job database is locked by another process; retrying the switch to WAL")
+            time.sleep(0.05)  # polling: SQLite offers no notification for this lock
 
 
 def _aware(value: datetime | None) -> datetime | None:
