@@ -29,7 +29,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from app.dbschema import create_tables
 
 metadata = MetaData()
 counters = Table(
@@ -75,13 +77,7 @@ class SqlStorage(Storage, MovingWindowSupport):
             if self._engine is None:
                 source = self._engine_source
                 engine = source() if callable(source) else source
-                try:
-                    metadata.create_all(engine, checkfirst=True)
-                except DBAPIError:
-                    # another process created it at the same moment
-                    with engine.connect() as conn:
-                        if not engine.dialect.has_table(conn, counters.name):
-                            raise
+                create_tables(metadata, engine)  # safe when several processes race to create them
                 self._engine = engine
             return self._engine
 

@@ -10,9 +10,10 @@ import time
 from datetime import timedelta
 
 from sqlalchemy import Float, Integer, String, Text, and_, or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from .dbschema import create_tables
 from .jobs.models import FINISHED, Job, utcnow
 
 SWEEP_WINDOW = timedelta(hours=1)  # ends older than this (e.g. before an upgrade) are never announced late
@@ -41,12 +42,7 @@ def _ensure_table(store) -> None:
     """Create the delivery table once per engine (safe when several processes race)."""
     if id(store.engine) in _schema_ready:
         return
-    try:
-        _Base.metadata.create_all(store.engine, checkfirst=True)
-    except DBAPIError:
-        with store.engine.connect() as conn:
-            if not store.engine.dialect.has_table(conn, Delivery.__tablename__):
-                raise
+    create_tables(_Base.metadata, store.engine)
     _schema_ready.add(id(store.engine))
 
 

@@ -13,11 +13,11 @@ import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import create_engine, event, func, inspect, select, update
+from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
+from ..dbschema import create_tables
 from .models import ACTIVE, FINISHED, Base, Job, Segment, WorkerBeat, utcnow
 
 
@@ -86,12 +86,7 @@ class JobStore:
 
     def create_schema(self) -> None:
         """Create the table if it does not exist (safe to call from several processes)."""
-        try:
-            Base.metadata.create_all(self.engine, checkfirst=True)
-        except DBAPIError:
-            # Several gunicorn processes start at once: another one created the table first.
-            if not inspect(self.engine).has_table(Job.__tablename__):
-                raise
+        create_tables(Base.metadata, self.engine)  # several gunicorn processes start at once
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""
