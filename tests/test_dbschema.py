@@ -19,7 +19,7 @@ def test_racing_creators_all_return_with_every_table_there(tmp_path):
         barrier = threading.Barrier(len(engines))
         errors: list[BaseException] = []
 
-        def create(engine):
+        def create(engine, barrier=barrier, errors=errors):
             barrier.wait()
             try:
                 create_tables(limit_tables, engine)
