@@ -22,7 +22,9 @@ from . import netguard, ratelimit, webhooks
 from .jobs.document import job_document
 from .jobs.models import ACTIVE, Job
 from .jobs.store import new_job_id
+from .pipeline.interlace import decide
 from .pipeline.probe import DecodeLimits
+from .pipeline.video import frames_wanted
 from .problems import ApiProblem
 from .schemas import EnhanceForm, ListQuery
 
@@ -60,6 +62,11 @@ def output_container(info, codec: str) -> str:
     if codec == "vp9":
         return "webm"
     return "mp4"
+
+
+def _interlace_doc(found) -> dict | None:
+    """How the input was found interlaced, for the job document (None: progressive)."""
+    return {"parity": found.parity, "detected_by": found.source} if found else None
 
 
 def _check_weights(model: str) -> None:
@@ -123,6 +130,7 @@ def submit():
         frames=form.frames,
         device=settings.device,
         model_options=model_options,
+        deinterlace=form.deinterlace,
     )
     options.validate()
     resolve_chain(model)  # unknown model / licence before the upload is even stored
@@ -143,11 +151,8 @@ def submit():
         stored = options.to_dict()
         stored.pop("device", None)
         stored["container"] = output_container(info, options.codec)
-        frames_total = (
-            min(info.frames, options.frames)
-            if info.frames and options.frames
-            else (options.frames or info.frames)
-        )
+        frames_total = frames_wanted(info, options)
+        plan = decide(options.deinterlace, info.interlacing)
         job = Job(
             id=job_id,
             owner=owner(),
@@ -166,6 +171,8 @@ def submit():
                 "audio_streams": info.audio_streams,
                 "output_width": size[0],
                 "output_height": size[1],
+                "interlaced": _interlace_doc(info.interlacing),
+                "deinterlaced": {"mode": plan[0], "parity": plan[1]} if plan else None,
             },
             frames_total=frames_total,
             webhook_url=form.webhook_url,

@@ -26,6 +26,9 @@ class EnhanceForm(BaseModel):
     codec: Codec = Field("h264", description="Output video codec")
     crf: int | None = Field(None, ge=0, le=63, description="Quality; lower is better; codec default if unset")
     frames: int | None = Field(None, ge=1, le=10_000_000, description="Only the first N frames (a preview)")
+    deinterlace: Literal["auto", "off", "frame", "field"] = Field(
+        "auto", description="auto: deinterlace detected interlaced input; field: one frame per field; off"
+    )
     denoise_strength: float | None = Field(None, ge=0, le=1, description="realesr-general-x4v3 only")
     webhook_url: str | None = Field(None, max_length=2048, description="Receives the final job document")
 

@@ -9,6 +9,7 @@ import click
 from tqdm import tqdm
 
 from app.pipeline import EnhanceOptions, enhance_file
+from app.pipeline.interlace import DEINTERLACE_MODES
 from app.pipeline.options import CODECS, PRESETS
 from models.device import DEVICES, PRECISIONS
 from models.errors import EnhanceError
@@ -43,7 +44,13 @@ def _run_one(src: Path, dst: Path, options: EnhanceOptions) -> None:
         result = enhance_file(src, dst, options, progress=report)
     finally:
         bar.close()
-    click.echo(f"{dst}: {result.frames} frame(s), {result.width}x{result.height}, {result.seconds:.1f} s")
+    summary = f"{dst}: {result.frames} frame(s), {result.width}x{result.height}, {result.seconds:.1f} s"
+    deint = getattr(result, "deinterlaced", None)
+    if deint:
+        how = f"detected by the {deint['detected_by']}" if deint["detected_by"] else "forced"
+        field = "top" if deint["parity"] == "tff" else "bottom"
+        summary += f"; deinterlaced (bwdif, {deint['mode']} rate, {field} field first, {how})"
+    click.echo(summary)
 
 
 @click.command("enhance")
@@ -73,6 +80,13 @@ def _run_one(src: Path, dst: Path, options: EnhanceOptions) -> None:
 @click.option("--frames", type=int, default=None, help="Only the first N frames (a preview).")
 @click.option(
     "--batch", type=int, default=0, show_default=True, help="Frames per forward pass; 0 = automatic."
+)
+@click.option(
+    "--deinterlace",
+    type=click.Choice(DEINTERLACE_MODES),
+    default="auto",
+    show_default=True,
+    help="auto: deinterlace detected interlaced input at the frame rate; field: one frame per field; off.",
 )
 @click.option(
     "--model-option",

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from models.device import DEVICES, PRECISIONS
 from models.errors import BadOption
 
+from .interlace import DEINTERLACE_MODES
+
 CODECS = ("h264", "h265", "vp9", "ffv1")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
@@ -27,6 +29,7 @@ class EnhanceOptions:
     frames: int | None = None  # process only the first N frames (a preview)
     batch: int = 0  # 0 = automatic
     model_options: dict = field(default_factory=dict)  # e.g. {"denoise_strength": 0.5}
+    deinterlace: str = "auto"  # auto | off | frame | field (app.pipeline.interlace)
 
     def validate(self) -> EnhanceOptions:
         """Raise BadOption naming the allowed values when something is out of range."""
@@ -48,6 +51,10 @@ class EnhanceOptions:
             raise BadOption(f"frames must be >= 1, got {self.frames}")
         if not isinstance(self.batch, int) or not (0 <= self.batch <= 256):
             raise BadOption(f"batch must be between 0 (automatic) and 256, got {self.batch}")
+        if self.deinterlace not in DEINTERLACE_MODES:
+            raise BadOption(
+                f"deinterlace must be one of {', '.join(DEINTERLACE_MODES)}, got {self.deinterlace!r}"
+            )
         return self
 
     def to_dict(self) -> dict:

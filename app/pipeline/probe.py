@@ -10,6 +10,8 @@ import av
 
 from models.errors import BadOption, InvalidVideo, NoVideoStream, TooLarge
 
+from .interlace import Interlacing, detect
+
 # Demuxers that hold a single still picture: these inputs go through the image path.
 IMAGE_FORMATS = {
     "image2",
@@ -40,6 +42,7 @@ class MediaInfo:
     audio_streams: int
     subtitle_streams: int
     format_name: str
+    interlacing: Interlacing | None = None  # None: progressive (or not detected as interlaced)
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,7 @@ def probe(path: str, limits: DecodeLimits | None = None) -> MediaInfo:
                 f"the input lasts {duration:.0f} s, over the limit of {limits.max_duration:.0f} s "
                 "(ENHANCE_MAX_DURATION_SECONDS); cut it shorter"
             )
+        interlacing = detect(container, stream) if kind == "video" else None
         frames = stream.frames or None
         if frames is None and kind == "image":
             frames = 1
@@ -167,6 +171,7 @@ def probe(path: str, limits: DecodeLimits | None = None) -> MediaInfo:
             audio_streams=len(container.streams.audio),
             subtitle_streams=len(container.streams.subtitles),
             format_name=fmt,
+            interlacing=interlacing,
         )
 
 

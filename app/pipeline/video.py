@@ -30,6 +30,7 @@ from models.errors import BadOption, Canceled, InvalidVideo, OutputError
 from .compute import EnhanceStage, PendingFrames, stage_layout
 from .encoders import CODEC_IDS, CODECS, CodecChoice, encoder_options, pick_encoder
 from .frames import even_size, frame_to_planes, new_planes, scaled_size
+from .interlace import Deinterlacer, decide
 from .options import EnhanceOptions
 from .probe import MediaInfo, open_input
 from .progress import ProgressTracker
@@ -53,6 +54,8 @@ class RunResult:
     seconds: float | None = None
     #: CPU seconds per stage (decode, enhance summed over workers, encode), workers and batch size
     stages: dict = field(default_factory=dict)
+    #: how the input was deinterlaced: {"mode", "parity", "detected_by"}, or None when it was not
+    deinterlaced: dict | None = None
 
 
 def bit_depth(pix_fmt: str | None) -> int:
@@ -86,6 +89,11 @@ class VideoRun:
         self.tracker = tracker
         self.vin = inp.streams.video[0]
         self.vin.thread_type = "AUTO"
+        self.deinterlace = decide(options.deinterlace, info.interlacing)
+        self.rate_factor = 2 if self.deinterlace and self.deinterlace[0] == "field" else 1
+        # bwdif's frames carry timestamps in half the input's time base (both modes)
+        self.pts_factor = 2 if self.deinterlace else 1
+        self.time_base = self.vin.time_base / self.pts_factor
         self.bits = 16 if bit_depth(info.pix_fmt) > 8 else 8
         self.choice = CODECS[options.codec]
         self.scaled = scaled_size(info.width, info.height, enhancer.scale, options.outscale)
@@ -112,11 +120,13 @@ class VideoRun:
         rate = self.vin.average_rate or self.vin.guessed_rate or Fraction(25)
         device = self.enhancer.device.type
         encoder = pick_encoder(self.options.codec, device, self.bits)
-        vout = self.out.add_stream(encoder, rate=rate)
+        vout = self.out.add_stream(encoder, rate=rate * self.rate_factor)
         vout.width, vout.height = self.final
         vout.pix_fmt = self.choice.pix_fmt_10bit if self.bits > 8 else self.choice.pix_fmt
-        vout.time_base = self.vin.time_base
-        vout.codec_context.time_base = self.vin.time_base
+        vout.time_base = self.time_base
+        vout.codec_context.time_base = self.time_base
+        if self.deinterlace:
+            vout.codec_context.field_order = 1  # AV_FIELD_PROGRESSIVE: the frames are progressive now
         crf = self.options.crf if self.options.crf is not None else self.choice.default_crf
         vout.options = encoder_options(
             encoder,
@@ -167,7 +177,15 @@ class VideoRun:
             raise self.errors[0]
         self.tracker.finish()
         stages = {**self.busy, "enhance": stage.busy, "workers": stage.workers, "batch": self.batch}
-        return RunResult(self.written, *self.final, stages=stages)
+        deinterlaced = None
+        if self.deinterlace:
+            found = self.info.interlacing
+            deinterlaced = {
+                "mode": self.deinterlace[0],
+                "parity": self.deinterlace[1],
+                "detected_by": found.source if found else None,
+            }
+        return RunResult(self.written, *self.final, stages=stages, deinterlaced=deinterlaced)
 
     def _guard(self, stage, name: str | None = None) -> None:
         """Run a stage (counting its thread's CPU time); remember its error and tell the others to stop."""
@@ -203,20 +221,24 @@ class VideoRun:
     def _decode(self) -> None:
         """Demux and decode; batches of planar RGB frames go to the enhancer, other packets to the muxer.
 
-        demux() ends with an empty packet per stream, which flushes the decoder's reordered frames.
+        demux() ends with an empty packet per stream, which flushes the decoder's reordered frames. With a
+        deinterlacer, decoded frames go through it first; a segment (``window``) then also decodes the
+        frame before its start and the one at its end, so bwdif sees the same neighbours as in an unsplit
+        run and the segment's frames are the unsplit run's.
         """
-        limit = self.options.frames
         start, end = self.window or (None, None)
-        pinned = self.enhancer.device.type == "cuda"
-        reformatter = VideoReformatter()  # one per thread: it keeps its swscale context between frames
-        planes, stamps = None, []
-        count = 0
-        end_time = None
-        finished = False
+        deint = Deinterlacer(self.vin, *self.deinterlace) if self.deinterlace else None
+        factor = self.pts_factor
+        state = _DecodeState(
+            self.options.frames,
+            None if start is None else start * factor,
+            None if end is None else end * factor,
+        )
         streams = [self.vin, *(self.side.input_streams if self.side else ())]
         try:
             if start:
-                self.inp.seek(start, stream=self.vin, backward=True)  # the keyframe at or before start
+                # the keyframe at or before start (before the frame before it, for the deinterlacer)
+                self.inp.seek(start - 1 if deint else start, stream=self.vin, backward=True)
             for packet in self.inp.demux(*streams):
                 if self.stop.is_set():
                     return
@@ -225,44 +247,59 @@ class VideoRun:
                         continue
                     late = (
                         packet.pts is not None
-                        and end_time is not None
-                        and packet.pts * packet.time_base > end_time
+                        and state.end_time is not None
+                        and packet.pts * packet.time_base > state.end_time
                     )
                     if late:
                         continue
                     self.side_packets.put(packet)
                     continue
-                if end_time is not None:
+                if state.done:
                     continue
                 for frame in packet.decode():
-                    if start is not None and frame.pts is not None and frame.pts < start:
-                        continue
-                    if end is not None and frame.pts is not None and frame.pts >= end:
-                        finished = True
+                    past_end = end is not None and frame.pts is not None and frame.pts >= end
+                    ready = deint.push(frame) if deint else ([] if past_end else [frame])
+                    if not self._take(ready, state) or past_end:
+                        state.done = True
                         break
-                    if planes is None:  # the output was sized from the probed size: frames are scaled to it
-                        planes = new_planes(self.batch, self.info.height, self.info.width, self.bits, pinned)
-                    frame_to_planes(frame, self.bits, planes[len(stamps)], reformatter)
-                    stamps.append(frame.pts)
-                    count += 1
-                    if len(stamps) == self.batch:
-                        if not self._put(self.frames_in, (planes, stamps)):
-                            return
-                        planes, stamps = None, []
-                    if limit and count >= limit:
-                        end_time = _frame_end(frame)
-                        break
-                if finished:
-                    break
+                if state.done and self.window:
+                    break  # a segment has no side streams to keep reading for
+            if deint and not state.done:
+                self._take(deint.flush(), state)
         except av.error.FFmpegError as exc:
             raise InvalidVideo(
-                f"decoding failed after {count} frames (truncated or corrupt input): {exc}"
+                f"decoding failed after {state.count} frames (truncated or corrupt input): {exc}"
             ) from (exc)
-        if stamps and not self._put(self.frames_in, (planes[: len(stamps)], stamps)):
+        if state.aborted:
             return
-        if count == 0:
+        if state.stamps and not self._put(self.frames_in, (state.planes[: len(state.stamps)], state.stamps)):
+            return
+        if state.count == 0:
             raise InvalidVideo("the video stream holds no decodable frame")
         self._put(self.frames_in, _END)
+
+    def _take(self, frames: list, state: _DecodeState) -> bool:
+        """Copy frames (in the output's time base) into batches; False once no more are wanted."""
+        pinned = self.enhancer.device.type == "cuda"
+        for frame in frames:
+            if state.start is not None and frame.pts is not None and frame.pts < state.start:
+                continue
+            if state.end is not None and frame.pts is not None and frame.pts >= state.end:
+                return False
+            if state.planes is None:  # the output was sized from the probed size: frames are scaled to it
+                state.planes = new_planes(self.batch, self.info.height, self.info.width, self.bits, pinned)
+            frame_to_planes(frame, self.bits, state.planes[len(state.stamps)], state.reformatter)
+            state.stamps.append(frame.pts)
+            state.count += 1
+            if len(state.stamps) == self.batch:
+                if not self._put(self.frames_in, (state.planes, state.stamps)):
+                    state.aborted = True
+                    return False
+                state.planes, state.stamps = None, []
+            if state.limit and state.count >= state.limit:
+                state.end_time = _frame_end(frame)
+                return False
+        return True
 
     def _enhance(self, stage: EnhanceStage) -> None:
         """Feed batches to the enhance workers and pass their results on in order, ``workers`` in flight."""
@@ -304,7 +341,7 @@ class VideoRun:
                     # placed right after it: encoders refuse non-increasing timestamps.
                     if pts is None or (last_pts is not None and pts <= last_pts):
                         pts = 0 if last_pts is None else last_pts + 1
-                    frame.pts, frame.time_base = pts, self.vin.time_base
+                    frame.pts, frame.time_base = pts, self.time_base
                     last_pts = pts
                     self.out.mux(self.vout.encode(frame))
                     # frame by frame, so the progress (and its fps) is as fine as the encoder's work
@@ -331,11 +368,28 @@ class VideoRun:
             self.side.mux(packet)
 
 
+class _DecodeState:
+    """The decode thread's running state: the batch being filled and where to stop."""
+
+    def __init__(self, limit: int | None, start: int | None, end: int | None):
+        self.limit, self.start, self.end = limit, start, end
+        self.reformatter = VideoReformatter()  # one per thread: it keeps its swscale context between frames
+        self.planes = None
+        self.stamps: list = []
+        self.count = 0
+        self.end_time = None  # set when --frames stops early: side packets after it are dropped
+        self.done = False
+        self.aborted = False  # another stage failed while a batch was being handed on
+
+
 def frames_wanted(info: MediaInfo, options: EnhanceOptions) -> int | None:
-    """How many frames a run will write: the input's count, capped by ``--frames``."""
-    if info.frames and options.frames:
-        return min(info.frames, options.frames)
-    return options.frames or info.frames
+    """How many frames a run will write: the input's count (doubled by field deinterlacing), capped by
+    ``--frames``."""
+    plan = decide(options.deinterlace, info.interlacing)
+    frames = info.frames * 2 if info.frames and plan and plan[0] == "field" else info.frames
+    if frames and options.frames:
+        return min(frames, options.frames)
+    return options.frames or frames
 
 
 def _frame_end(frame) -> Fraction | None:

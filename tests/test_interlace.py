@@ -1,0 +1,201 @@
+"""Interlaced input: detected (flag or idet), deinterlaced with bwdif at frame or field rate, flagged
+progressive; progressive input untouched. Clips are woven here from a known camera pan of a real photo,
+so every deinterlaced frame can be compared against the progressive original it came from."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.pipeline import EnhanceOptions, enhance_file, probe
+from tests.conftest import REPO, SHARED_MEDIA, needs_shared
+from tests.media import make_video, read_video, write_tone
+
+W, H = 320, 240
+FIELDS = 24  # progressive frames at 50 per second -> 12 interlaced frames at 25
+PHOTO = "media/fivek_a1629.jpg"
+pytestmark = needs_shared(PHOTO, "weights/lut3d/LUTs.pth")
+
+
+def pan_frames(count: int = FIELDS) -> list[np.ndarray]:
+    """A slow camera pan over the photo: frame i is shifted 1 px right and 1 px down from frame i-1.
+
+    The photo is low-passed vertically ([1, 2, 1] / 4) as interlaced cameras do, against line twitter.
+    """
+    photo = np.asarray(Image.open(SHARED_MEDIA / "fivek_a1629.jpg").convert("RGB").resize((1280, 853)))
+    photo = photo.astype(np.float32)
+    photo[1:-1] = (photo[:-2] + 2 * photo[1:-1] + photo[2:]) / 4
+    photo = photo.round().astype(np.uint8)
+    return [photo[40 + i : 40 + i + H, 60 + i : 60 + i + W].copy() for i in range(count)]
+
+
+def yuv(rgb: np.ndarray) -> av.VideoFrame:
+    """An RGB frame as a yuv420p VideoFrame."""
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+
+
+def weave(progressive: list[np.ndarray], tff: bool = True) -> list[av.VideoFrame]:
+    """Pairs of progressive frames -> interlaced 4:2:0 frames, the first field from the earlier frame.
+
+    Woven plane by plane (luma and chroma rows alternate between the fields, as in interlaced 4:2:0), so
+    each field's chroma is its own frame's, as a camera records it.
+    """
+    woven = []
+    for first, second in zip(progressive[0::2], progressive[1::2], strict=True):
+        a, b = yuv(first), yuv(second)
+        frame = av.VideoFrame(W, H, "yuv420p")
+        for out, pa, pb in zip(frame.planes, a.planes, b.planes, strict=True):
+            rows_a = np.frombuffer(pa, np.uint8).reshape(-1, pa.line_size)
+            rows_b = np.frombuffer(pb, np.uint8).reshape(-1, pb.line_size)
+            mixed = rows_b.copy()
+            keep = slice(0, None, 2) if tff else slice(1, None, 2)
+            mixed[keep] = rows_a[keep]
+            out.update(mixed.tobytes())
+        woven.append(frame)
+    return woven
+
+
+def write(path: Path, frames: list, fps: int, flagged: bool = False) -> Path:
+    """Encode RGB frames (or yuv420p VideoFrames) as near-lossless H.264 with a tone.
+
+    ``flagged``: encoded as interlaced, top field first (the stream's field order says ``tt``).
+    """
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        v.codec_context.time_base = Fraction(1, fps)
+        v.options = {"crf": "4", **({"x264-params": "tff=1"} if flagged else {})}
+        a = out.add_stream("aac", rate=48000)
+        a.layout = "stereo"
+        for i, picture in enumerate(frames):
+            frame = picture if isinstance(picture, av.VideoFrame) else yuv(picture)
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+        write_tone(out, a, len(frames) / fps, 440)
+    return path
+
+
+def decode_rgb(path: Path) -> list[np.ndarray]:
+    """Every frame of the first video stream as RGB."""
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two uint8 images (a 4-px border left out: bwdif's edge rows are spatial only)."""
+    a, b = a[4:-4, 4:-4].astype(np.float64), b[4:-4, 4:-4].astype(np.float64)
+    mse = np.mean((a - b) ** 2)
+    return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def field_order(path: Path) -> int:
+    """The output stream's AVFieldOrder (1 = progressive)."""
+    with av.open(str(path)) as c:
+        return c.streams.video[0].codec_context.field_order
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    """The progressive 50p original, its 25p frames, and the woven 25i clip flagged and unflagged."""
+    folder = tmp_path_factory.mktemp("interlace")
+    progressive = pan_frames()
+    woven = weave(progressive)
+    return {
+        "p50": write(folder / "p50.mp4", progressive, 50),
+        "p25": write(folder / "p25.mp4", progressive[0::2], 25),
+        "i25": write(folder / "i25.mp4", woven, 25, flagged=True),
+        "i25_noflag": write(folder / "i25_noflag.mp4", woven, 25),
+    }
+
+
+def lut3d(src: Path, dst: Path, **kw):
+    """lut3d over ``src`` with the pipeline's defaults (deinterlace auto unless given)."""
+    return enhance_file(src, dst, EnhanceOptions(model="lut3d", crf=4, **kw))
+
+
+def test_detection_by_flag_and_by_idet_and_progressive_left_alone(clips):
+    flagged, unflagged = probe(str(clips["i25"])), probe(str(clips["i25_noflag"]))
+    assert (flagged.interlacing.parity, flagged.interlacing.source) == ("tff", "flag")
+    assert (unflagged.interlacing.parity, unflagged.interlacing.source) == ("tff", "idet")
+    assert probe(str(clips["p25"])).interlacing is None
+    assert probe(str(make_video(clips["p25"].with_name("gradient.mp4"), frames=24))).interlacing is None
+
+
+def test_frame_rate_deinterlace_matches_lut3d_on_the_progressive_original(clips, tmp_path):
+    reference = lut3d(clips["p25"], tmp_path / "ref.mp4")
+    assert reference.deinterlaced is None
+    result = lut3d(clips["i25"], tmp_path / "out.mp4")
+    assert result.deinterlaced == {"mode": "frame", "parity": "tff", "detected_by": "flag"}
+    ref, out = decode_rgb(tmp_path / "ref.mp4"), decode_rgb(tmp_path / "out.mp4")
+    assert len(out) == len(ref) == FIELDS // 2
+    scores = [psnr(a, b) for a, b in zip(out, ref, strict=True)]
+    assert min(scores) >= 36, scores
+    woven = lut3d(clips["i25"], tmp_path / "woven.mp4", deinterlace="off")
+    assert woven.deinterlaced is None
+    combed = [psnr(a, b) for a, b in zip(decode_rgb(tmp_path / "woven.mp4"), ref, strict=True)]
+    assert np.mean(combed) < np.mean(scores) - 1  # the check can fail: the woven frames are combed
+    info = read_video(tmp_path / "out.mp4")
+    assert field_order(tmp_path / "out.mp4") == 1
+    assert info["times"] == pytest.approx(read_video(clips["i25"])["times"], abs=1e-6)
+    assert float(av.open(str(tmp_path / "out.mp4")).streams.video[0].average_rate) == pytest.approx(25)
+
+
+def test_field_deinterlace_gives_every_field_as_a_frame_in_sync(clips, tmp_path):
+    reference = lut3d(clips["p50"], tmp_path / "ref50.mp4")
+    assert reference.frames == FIELDS
+    result = lut3d(clips["i25"], tmp_path / "out50.mp4", deinterlace="field")
+    assert result.frames == FIELDS and result.deinterlaced["mode"] == "field"
+    ref, out = decode_rgb(tmp_path / "ref50.mp4"), decode_rgb(tmp_path / "out50.mp4")
+    scores = [psnr(a, b) for a, b in zip(out, ref, strict=True)]
+    assert len(out) == FIELDS and min(scores) >= 36, scores
+    before, after = read_video(clips["i25"]), read_video(tmp_path / "out50.mp4")
+    assert after["times"] == pytest.approx([i / 50 for i in range(FIELDS)], abs=1e-6)
+    assert float(av.open(str(tmp_path / "out50.mp4")).streams.video[0].average_rate) == pytest.approx(50)
+    assert after["audio_seconds"][0] == pytest.approx(before["audio_seconds"][0], abs=0.05)
+
+
+def test_unflagged_interlaced_clip_is_deinterlaced_too(clips, tmp_path):
+    result = lut3d(clips["i25_noflag"], tmp_path / "out.mp4")
+    assert result.deinterlaced == {"mode": "frame", "parity": "tff", "detected_by": "idet"}
+    ref = decode_rgb(lut3d(clips["p25"], tmp_path / "ref.mp4") and tmp_path / "ref.mp4")
+    scores = [psnr(a, b) for a, b in zip(decode_rgb(tmp_path / "out.mp4"), ref, strict=True)]
+    assert min(scores) >= 36, scores
+
+
+def test_progressive_clip_is_identical_with_auto_and_off(clips, tmp_path):
+    # a deterministic enhancer: lut3d's threaded bf16 differs by a few levels from run to run
+    for mode in ("auto", "off"):
+        options = EnhanceOptions(model="bicubic", model_options={"scale": 2}, deinterlace=mode)
+        assert enhance_file(clips["p25"], tmp_path / f"{mode}.mp4", options).deinterlaced is None
+    auto, off = decode_rgb(tmp_path / "auto.mp4"), decode_rgb(tmp_path / "off.mp4")
+    assert len(auto) == len(off) and all(np.array_equal(a, b) for a, b in zip(auto, off, strict=True))
+    assert read_video(tmp_path / "auto.mp4")["times"] == read_video(tmp_path / "off.mp4")["times"]
+
+
+def test_cli_summary_says_it_deinterlaced(clips, tmp_path):
+    out = tmp_path / "cli.mp4"
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "enhance", str(clips["i25"]), "-o", str(out), "--model", "lut3d"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "deinterlaced (bwdif, frame rate, top field first, detected by the flag)" in result.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "flask", "enhance", str(clips["i25"]), "-o", str(out), "--deinterlace", "x"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2 and "--deinterlace" in bad.stderr
