@@ -13,7 +13,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, g, jsonify, request, send_file, url_for
 from werkzeug.utils import secure_filename
 
-from app.pipeline import EnhanceOptions, check_request, probe
+from app.pipeline import EnhanceOptions, check_request, probe, with_codec
 from models import weights
 from models.catalog import catalog
 from models.registry import ModelSpec, resolve_chain
@@ -146,11 +146,13 @@ def submit():
             str(path),
             DecodeLimits(settings.max_streams, settings.max_input_pixels, settings.max_duration_seconds),
         )
+        container = output_container(info, options.codec)
+        options = with_codec(options, info, f".{container}")
         size = check_request(info, options, settings.max_output_pixels, settings.max_frames)
         _check_weights(model)
         stored = options.to_dict()
         stored.pop("device", None)
-        stored["container"] = output_container(info, options.codec)
+        stored["container"] = container
         frames_total = frames_wanted(info, options)
         plan = decide(options.deinterlace, info.interlacing)
         job = Job(

@@ -23,7 +23,9 @@ class EnhanceForm(BaseModel):
         None, ge=0.0625, le=16, description="Final scale, Lanczos after the network"
     )
     tile: int = Field(0, ge=0, le=8192, description="Tile size in pixels, 0 = automatic (else >= 32)")
-    codec: Codec = Field("h264", description="Output video codec")
+    codec: Codec | None = Field(
+        None, description="Output video codec; default: h264, or 10-bit h265 for HDR input"
+    )
     crf: int | None = Field(None, ge=0, le=63, description="Quality; lower is better; codec default if unset")
     frames: int | None = Field(None, ge=1, le=10_000_000, description="Only the first N frames (a preview)")
     deinterlace: Literal["auto", "off", "frame", "field"] = Field(

@@ -68,7 +68,12 @@ def _run_one(src: Path, dst: Path, options: EnhanceOptions) -> None:
 @click.option("--tile", type=int, default=0, show_default=True, help="Tile size in pixels; 0 = automatic.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True)
-@click.option("--codec", type=click.Choice(CODECS), default="h264", show_default=True)
+@click.option(
+    "--codec",
+    type=click.Choice(CODECS),
+    default=None,
+    help="Default: what the output container holds (WebM: vp9; HDR input: 10-bit h265; else h264).",
+)
 @click.option("--crf", type=int, default=None, help="Quality (lower is better); codec default if unset.")
 @click.option(
     "--preset",

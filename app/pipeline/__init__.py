@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from models.registry import chain_scale
 
 from .atomic import atomic_output
 from .frames import even_size, scaled_size
+from .hdr import pick_codec
 from .image import enhance_image
 from .limits import check_output_size
 from .options import EnhanceOptions
@@ -26,13 +28,16 @@ __all__ = [
     "enhance_file",
     "enhancer_for",
     "probe",
+    "with_codec",
 ]
 
 
 def check_request(
     info: MediaInfo, options: EnhanceOptions, pixel_limit: int | None = None, frame_limit: int | None = None
 ) -> tuple[int, int]:
-    """Validate options and limits for a probed input, before any model is loaded; returns the output size."""
+    """Validate options and limits for a probed input, before any model is loaded; returns the output size.
+
+    ``options.codec`` must be resolved already (``with_codec``)."""
     options.validate()
     scale = chain_scale(options.model, options.model_options)
     size = scaled_size(info.width, info.height, scale, options.outscale)
@@ -45,6 +50,13 @@ def check_request(
     )
     check_output_size(*size, frames if info.kind == "video" else 1, pixel_limit, frame_limit)
     return size
+
+
+def with_codec(options: EnhanceOptions, info: MediaInfo, suffix: str) -> EnhanceOptions:
+    """``options`` with the codec resolved for this input and output container (see app.pipeline.hdr)."""
+    if info.kind != "video":
+        return options
+    return dataclasses.replace(options, codec=pick_codec(options.codec, info.hdr, suffix.lower()))
 
 
 def enhancer_for(options: EnhanceOptions):
@@ -69,6 +81,7 @@ def enhance_file(
     """Enhance a video or image file into ``dst``; nothing is left at ``dst`` unless it succeeds."""
     started = time.monotonic()
     info = info or probe(str(src))
+    options = with_codec(options, info, Path(dst).suffix)
     check_request(info, options)
     enhancer = enhancer_for(options)
     with atomic_output(dst) as tmp:

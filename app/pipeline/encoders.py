@@ -90,8 +90,10 @@ def encoder_options(
     device_type: str,
     no_bframes: bool = False,
     pixels: int = 0,
+    hdr=None,
 ) -> dict[str, str]:
-    """The encoder's private options for ``pixels``-sized frames; ``no_bframes`` for concatenated segments."""
+    """The encoder's private options for ``pixels``-sized frames; ``no_bframes`` for concatenated segments;
+    ``hdr`` (an app.pipeline.hdr.HdrInfo) writes the input's HDR signalling into an x265 stream."""
     options: dict[str, str] = {}
     if encoder == NVENC:
         # constant quality like x264's CRF; NVENC's cq scale is close to x264's crf scale
@@ -111,7 +113,8 @@ def encoder_options(
         if no_bframes:
             options["bf"] = "0"
     if encoder == "libx265":
-        options["x265-params"] = "log-level=error" + (":bframes=0" if no_bframes else "")
+        params = "log-level=error" + (":bframes=0" if no_bframes else "")
+        options["x265-params"] = params + (f":{hdr.x265_params()}" if hdr else "")
     if encoder == "libvpx-vp9":
         options.update({"b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"})
     return options

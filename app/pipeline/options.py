@@ -23,7 +23,7 @@ class EnhanceOptions:
     tile: int = 0  # 0 = automatic
     device: str = "auto"
     precision: str = "auto"
-    codec: str = "h264"
+    codec: str | None = None  # None = the container's default (HDR input: h265; .webm: vp9; else h264)
     crf: int | None = None  # None = the codec's default quality
     preset: str = "veryfast"
     frames: int | None = None  # process only the first N frames (a preview)
@@ -41,7 +41,7 @@ class EnhanceOptions:
             raise BadOption(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.precision not in PRECISIONS:
             raise BadOption(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.codec not in CODECS:
+        if self.codec is not None and self.codec not in CODECS:
             raise BadOption(f"codec must be one of {', '.join(CODECS)}, got {self.codec!r}")
         if self.crf is not None and not (0 <= self.crf <= 63):
             raise BadOption(f"crf must be between 0 and 63, got {self.crf}")

@@ -10,6 +10,7 @@ import av
 
 from models.errors import BadOption, InvalidVideo, NoVideoStream, TooLarge
 
+from .hdr import HdrInfo, hdr_info
 from .interlace import Interlacing, detect
 
 # Demuxers that hold a single still picture: these inputs go through the image path.
@@ -43,6 +44,7 @@ class MediaInfo:
     subtitle_streams: int
     format_name: str
     interlacing: Interlacing | None = None  # None: progressive (or not detected as interlaced)
+    hdr: HdrInfo | None = None  # PQ/HLG with BT.2020 primaries, and its HDR10 metadata
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ def probe(path: str, limits: DecodeLimits | None = None) -> MediaInfo:
                 f"the input lasts {duration:.0f} s, over the limit of {limits.max_duration:.0f} s "
                 "(ENHANCE_MAX_DURATION_SECONDS); cut it shorter"
             )
+        hdr = hdr_info(ctx, first) if kind == "video" else None
         interlacing = detect(container, stream) if kind == "video" else None
         frames = stream.frames or None
         if frames is None and kind == "image":
@@ -172,6 +175,7 @@ def probe(path: str, limits: DecodeLimits | None = None) -> MediaInfo:
             subtitle_streams=len(container.streams.subtitles),
             format_name=fmt,
             interlacing=interlacing,
+            hdr=hdr,
         )
 
 

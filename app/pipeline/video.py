@@ -135,6 +135,7 @@ class VideoRun:
             device,
             no_bframes=bool(self.window),
             pixels=self.final[0] * self.final[1],
+            hdr=self.info.hdr,
         )
         src = self.vin.codec_context
         for tag in ("color_primaries", "color_trc", "colorspace", "color_range"):
