@@ -199,3 +199,48 @@ def test_cli_summary_says_it_deinterlaced(clips, tmp_path):
         timeout=300,
     )
     assert bad.returncode == 2 and "--deinterlace" in bad.stderr
+
+
+@pytest.mark.parametrize("mode", ["frame", "field"])
+def test_split_job_with_deinterlacing_is_frame_exact(tmp_path, mode):
+    """Segments read the frame before and after their window, so bwdif sees what the unsplit run sees."""
+    from app.pipeline import enhancer_for
+    from app.pipeline.segments import join_segments, plan_segments
+    from app.pipeline.video import enhance_video
+
+    progressive = pan_frames(48)
+    src = tmp_path / "long.mp4"
+    with av.open(str(src), "w") as out:  # 24 interlaced frames, a keyframe every 6: four segments
+        v = out.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        v.codec_context.time_base = Fraction(1, 25)
+        v.codec_context.gop_size = 6
+        v.options = {"crf": "4", "x264-params": "tff=1:keyint=6:min-keyint=6:scenecut=0"}
+        for i, frame in enumerate(weave(progressive)):
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+    options = EnhanceOptions(model="bicubic", model_options={"scale": 2}, codec="ffv1", deinterlace=mode)
+    whole = enhance_file(src, tmp_path / "whole.mkv", options)
+    info = probe(str(src))
+    plans = plan_segments(str(src), 6)
+    assert len(plans) >= 3
+    enhancer = enhancer_for(options)
+    parts = []
+    for plan in plans:
+        part = tmp_path / f"seg{plan.index}.nut"
+        enhance_video(
+            str(src),
+            part,
+            enhancer,
+            options,
+            info,
+            window=(plan.start_pts, plan.end_pts),
+            window_frames=plan.frames,
+        )
+        parts.append(str(part))
+    joined = tmp_path / "joined.mkv"
+    assert join_segments(str(src), parts, joined) == whole.frames == (48 if mode == "field" else 24)
+    a, b = decode_rgb(tmp_path / "whole.mkv"), decode_rgb(joined)
+    assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert read_video(joined)["times"] == read_video(tmp_path / "whole.mkv")["times"]

@@ -416,7 +416,10 @@ def enhance_video(
 
     With ``window`` (start_pts, end_pts) only that piece is enhanced, video only: a segment of a split job.
     """
-    total = window_frames if window else frames_wanted(info, options)
+    total = frames_wanted(info, options)
+    if window:  # a segment: its own frames (each of them twice with field deinterlacing)
+        plan = decide(options.deinterlace, info.interlacing)
+        total = window_frames * (2 if plan and plan[0] == "field" else 1) if window_frames else None
     tracker = ProgressTracker(total, progress)
     with open_input(src) as inp:
         try:
