@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from fractions import Fraction
 
 import av
@@ -12,7 +10,7 @@ import pytest
 
 from app.pipeline import EnhanceOptions, enhance_file, probe
 from models.errors import BadOption
-from tests.conftest import REPO
+from tests.test_cli_enhance import flask
 
 MASTER = "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1)"
 CLL = "1000,400"
@@ -87,13 +85,6 @@ def test_h264_for_hdr_input_is_refused_with_one_line(hdr_clip, tmp_path):
     with pytest.raises(BadOption, match="HDR"):
         enhance_file(hdr_clip, tmp_path / "x.mp4", EnhanceOptions(model="bicubic", codec="h264"))
     out = tmp_path / "cli.mp4"
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "enhance", str(hdr_clip), "-o", str(out), "--model", "bicubic"]
-        + ["--codec", "h264"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = flask("enhance", str(hdr_clip), "-o", str(out), "--model", "bicubic", "--codec", "h264")
     assert result.returncode == 2 and not out.exists()
     assert len(result.stderr.strip().splitlines()) == 1 and "h265" in result.stderr

@@ -4,8 +4,6 @@ so every deinterlaced frame can be compared against the progressive original it 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,8 +13,9 @@ import pytest
 from PIL import Image
 
 from app.pipeline import EnhanceOptions, enhance_file, probe
-from tests.conftest import REPO, SHARED_MEDIA, needs_shared
+from tests.conftest import SHARED_MEDIA, needs_shared
 from tests.media import make_video, read_video, write_tone
+from tests.test_cli_enhance import flask
 
 W, H = 320, 240
 FIELDS = 24  # progressive frames at 50 per second -> 12 interlaced frames at 25
@@ -182,22 +181,10 @@ def test_progressive_clip_is_identical_with_auto_and_off(clips, tmp_path):
 
 def test_cli_summary_says_it_deinterlaced(clips, tmp_path):
     out = tmp_path / "cli.mp4"
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "enhance", str(clips["i25"]), "-o", str(out), "--model", "lut3d"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = flask("enhance", str(clips["i25"]), "-o", str(out), "--model", "lut3d")
     assert result.returncode == 0, result.stderr
     assert "deinterlaced (bwdif, frame rate, top field first, detected by the flag)" in result.stdout
-    bad = subprocess.run(
-        [sys.executable, "-m", "flask", "enhance", str(clips["i25"]), "-o", str(out), "--deinterlace", "x"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    bad = flask("enhance", str(clips["i25"]), "-o", str(out), "--deinterlace", "x")
     assert bad.returncode == 2 and "--deinterlace" in bad.stderr
 
 

@@ -45,7 +45,7 @@ def _run_one(src: Path, dst: Path, options: EnhanceOptions) -> None:
     finally:
         bar.close()
     summary = f"{dst}: {result.frames} frame(s), {result.width}x{result.height}, {result.seconds:.1f} s"
-    deint = getattr(result, "deinterlaced", None)
+    deint = result.deinterlaced
     if deint:
         how = f"detected by the {deint['detected_by']}" if deint["detected_by"] else "forced"
         field = "top" if deint["parity"] == "tff" else "bottom"

@@ -40,7 +40,7 @@ class HdrInfo:
             params += ["hdr10=1", f"master-display={self.master_display}"]
         if self.max_cll:
             params.append(f"max-cll={self.max_cll}")
-        return ":".join(p for p in params if p)
+        return ":".join(params)
 
 
 def hdr_info(stream_ctx, first_frame) -> HdrInfo | None:

@@ -54,13 +54,7 @@ def detect(container, stream) -> Interlacing | None:
     flagged = from_flag(stream.codec_context.field_order)
     if flagged:
         return flagged
-    graph = av.filter.Graph()
-    src = graph.add_buffer(template=stream)
-    idet = graph.add("idet")
-    sink = graph.add("buffersink")
-    src.link_to(idet)
-    idet.link_to(sink)
-    graph.configure()
+    graph = _one_filter(stream, "idet")
     last = None
     seen = 0
     try:
@@ -112,15 +106,8 @@ class Deinterlacer:
     """bwdif over decoded frames: push frames in, get progressive frames out (delayed by one frame)."""
 
     def __init__(self, stream, mode: str, parity: str):
-        self.graph = av.filter.Graph()
-        src = self.graph.add_buffer(template=stream)
         send = "send_field" if mode == "field" else "send_frame"
-        bwdif = self.graph.add("bwdif", f"mode={send}:parity={parity}:deint=all")
-        sink = self.graph.add("buffersink")
-        src.link_to(bwdif)
-        bwdif.link_to(sink)
-        self.graph.configure()
-        self.rate_factor = 2 if mode == "field" else 1
+        self.graph = _one_filter(stream, "bwdif", f"mode={send}:parity={parity}:deint=all")
 
     def push(self, frame) -> list:
         """Feed one decoded frame; the progressive frames that are ready."""
@@ -131,6 +118,18 @@ class Deinterlacer:
         """The frames still held back at the end of the input."""
         self.graph.vpush(None)
         return _drain(self.graph)
+
+
+def _one_filter(stream, name: str, args: str | None = None):
+    """A configured graph: frames of ``stream`` -> the filter ``name`` -> a sink."""
+    graph = av.filter.Graph()
+    src = graph.add_buffer(template=stream)
+    node = graph.add(name, args) if args else graph.add(name)
+    sink = graph.add("buffersink")
+    src.link_to(node)
+    node.link_to(sink)
+    graph.configure()
+    return graph
 
 
 def _drain(graph) -> list:

@@ -281,14 +281,19 @@ class VideoRun:
 
     def _take(self, frames: list, state: _DecodeState) -> bool:
         """Copy frames (in the output's time base) into batches; False once no more are wanted."""
-        pinned = self.enhancer.device.type == "cuda"
         for frame in frames:
             if state.start is not None and frame.pts is not None and frame.pts < state.start:
                 continue
             if state.end is not None and frame.pts is not None and frame.pts >= state.end:
                 return False
             if state.planes is None:  # the output was sized from the probed size: frames are scaled to it
-                state.planes = new_planes(self.batch, self.info.height, self.info.width, self.bits, pinned)
+                state.planes = new_planes(
+                    self.batch,
+                    self.info.height,
+                    self.info.width,
+                    self.bits,
+                    self.enhancer.device.type == "cuda",
+                )
             frame_to_planes(frame, self.bits, state.planes[len(state.stamps)], state.reformatter)
             state.stamps.append(frame.pts)
             state.count += 1
