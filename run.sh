@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Serve the API and web page with gunicorn and the embedded queue (SQLite in ENHANCE_DATA_DIR).
-# On a fresh machine: creates .venv in the repo root and installs requirements.txt first.
+# On a fresh machine: creates .venv in the repo root and installs requirements.txt first
+# (`./run.sh --install-only` stops there).
 set -euo pipefail
 cd "$(dirname "$0")"
 HOST=${HOST:-127.0.0.1}
@@ -16,6 +17,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "run.sh: installing requirements.txt" >&2
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
   echo "$want" > "$stamp"
+fi
+if [ "${1:-}" = "--install-only" ]; then
+  echo "run.sh: .venv is ready" >&2
+  exit 0
 fi
 echo "run.sh: weights are looked for in: ${ENHANCE_WEIGHTS_PATH:+$ENHANCE_WEIGHTS_PATH:}$(pwd)/weights" >&2
 .venv/bin/flask models >&2 || true

@@ -101,3 +101,19 @@ def test_catalog_readiness_follows_the_search_path(monkeypatch, tmp_path):
     assert not entries["lut3d"]["ready"] and entries["lut3d"]["fetch"] == "flask weights download lut3d"
     assert entries["bicubic"]["ready"]  # nothing to fetch
     json.dumps(list(entries.values()))  # what GET /models will serialise
+
+
+def test_models_says_when_the_default_model_has_no_weights(tmp_path):
+    """A newcomer without weights learns which command makes the default model usable."""
+    from click.testing import CliRunner
+
+    from app.commands.models import models_command
+
+    if (REPO / "weights" / "lut3d").exists():
+        pytest.skip("this checkout's own weights/ folder has lut3d")
+    empty = {"ENHANCE_WEIGHTS_PATH": str(tmp_path), "ENHANCE_DEFAULT_MODEL": "lut3d"}
+    missing = CliRunner().invoke(models_command, env=empty)
+    assert missing.exit_code == 0, missing.output
+    assert "The default model lut3d has no weights here: run `flask weights download lut3d`" in missing.output
+    ready = CliRunner().invoke(models_command, env={**empty, "ENHANCE_WEIGHTS_PATH": str(SHARED_WEIGHTS)})
+    assert ready.exit_code == 0 and "has no weights here" not in ready.output

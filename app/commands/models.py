@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 
 import click
 
+from app.config import Settings
 from models.catalog import catalog, search_dirs
 
 
@@ -21,6 +23,13 @@ def models_command(as_json: bool) -> None:
     click.echo(_table(entries))
     click.echo("")
     click.echo("Weights are looked for in (in order): " + ", ".join(search_dirs()))
+    default = os.environ.get("ENHANCE_DEFAULT_MODEL") or Settings.default_model
+    entry = next((e for e in entries if e["name"] == default), None)
+    if entry is not None and not entry["ready"]:
+        click.echo(
+            f"The default model {default} has no weights here: run `{entry['fetch']}` or set "
+            "ENHANCE_WEIGHTS_PATH to a folder that has them (until then the page offers only ready models)"
+        )
     if any(e["noncommercial"] for e in entries):
         accepted = any(e["noncommercial"] and e["allowed"] for e in entries)
         click.echo(
