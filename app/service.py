@@ -21,11 +21,11 @@ class Service:
 
     @classmethod
     def build(cls, settings: Settings) -> Service:
-        """Connect to the database, create folders and the schema, pick the queue adapter."""
+        """Connect to the database (at this release's schema), create folders, pick the queue adapter."""
         storage = Storage(settings.data_dir)
         storage.ensure()
         store = JobStore(settings.sqlalchemy_url)
-        store.create_schema()
+        store.upgrade_schema()  # already done before serving (gunicorn.conf.py); cheap then
         if settings.queue == "celery":
             from .queue.celery import CeleryQueue
 

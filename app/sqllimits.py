@@ -31,8 +31,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from app.dbschema import create_tables
-
 metadata = MetaData()
 counters = Table(
     "rate_limits",
@@ -72,12 +70,11 @@ class SqlStorage(Storage, MovingWindowSupport):
 
     @property
     def engine(self):
-        """The database engine, resolved (and the table created) on first use."""
+        """The database engine, resolved on first use (its tables come from the migrations)."""
         with self._lock:
             if self._engine is None:
                 source = self._engine_source
                 engine = source() if callable(source) else source
-                create_tables(metadata, engine)  # safe when several processes race to create them
                 self._engine = engine
             return self._engine
 

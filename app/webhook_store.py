@@ -13,17 +13,16 @@ from sqlalchemy import Float, Integer, String, Text, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from .dbschema import create_tables
 from .jobs.models import FINISHED, Job, utcnow
 
 SWEEP_WINDOW = timedelta(hours=1)  # ends older than this (e.g. before an upgrade) are never announced late
 
 
-class _Base(DeclarativeBase):
+class WebhookBase(DeclarativeBase):
     """The delivery table lives in the job database but is this module's own."""
 
 
-class Delivery(_Base):
+class Delivery(WebhookBase):
     """One job's webhook: who sends it (a lease), and how it went."""
 
     __tablename__ = "webhook_deliveries"
@@ -35,20 +34,8 @@ class Delivery(_Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
-_schema_ready: set[int] = set()
-
-
-def _ensure_table(store) -> None:
-    """Create the delivery table once per engine (safe when several processes race)."""
-    if id(store.engine) in _schema_ready:
-        return
-    create_tables(_Base.metadata, store.engine)
-    _schema_ready.add(id(store.engine))
-
-
 def claim(store, job_id: str, lease_seconds: float) -> bool:
     """Become the sender of a job's webhook: a new row, or a 'sending' row whose sender's lease ran out."""
-    _ensure_table(store)
     now = time.time()
     try:
         with store.Session.begin() as s:
@@ -77,14 +64,12 @@ def record(store, job_id: str, state: str, attempts: int, error: str | None = No
 
 def delivery_state(store, job_id: str) -> Delivery | None:
     """The delivery row of a job, if any (tests and operators)."""
-    _ensure_table(store)
     with store.Session() as s:
         return s.get(Delivery, job_id)
 
 
 def unannounced(store) -> list[str]:
     """Finished jobs with a webhook and no delivery yet, and deliveries whose sender's lease ran out."""
-    _ensure_table(store)
     with store.Session() as s:
         rows = s.execute(
             select(Job.id)

@@ -21,7 +21,7 @@ from tests.media import make_video
 @pytest.fixture
 def store(tmp_path):
     s = JobStore(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
-    s.create_schema()
+    s.upgrade_schema()
     return s
 
 
@@ -160,7 +160,7 @@ def test_new_database_switches_to_wal_after_another_connection_lets_go(tmp_path)
 
     def boot():
         try:
-            JobStore(f"sqlite:///{path}").create_schema()
+            JobStore(f"sqlite:///{path}").upgrade_schema()
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
             retrying.set()  # wake the test: the worker did not wait, it failed

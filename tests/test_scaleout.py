@@ -83,12 +83,13 @@ def _next_db() -> int:
 
 
 def _reset_database(url: str) -> None:
-    from sqlalchemy import create_engine
-
-    from app.jobs.models import Base
+    """Drop every table, the migrations' own included: the next server starts on an empty database."""
+    from sqlalchemy import MetaData, create_engine
 
     engine = create_engine(url)
-    Base.metadata.drop_all(engine)
+    tables = MetaData()
+    tables.reflect(engine)
+    tables.drop_all(engine)
     engine.dispose()
 
 

@@ -442,7 +442,7 @@ def test_disk_full_in_process(tmp_path, clip, monkeypatch):
     from app.storage import Storage
 
     store = JobStore(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
-    store.create_schema()
+    store.upgrade_schema()
     storage = Storage(tmp_path / "data")
     storage.ensure()
     options = {"model": "bicubic", "container": "mp4"}
@@ -467,10 +467,11 @@ def test_sql_rate_limit_storage_is_exact_across_processes_and_threads(tmp_path):
     from limits import parse
     from limits.strategies import MovingWindowRateLimiter
 
-    from app.jobs.store import make_engine
+    from app.jobs.store import JobStore, make_engine
     from app.sqllimits import SqlStorage
 
     url = f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
+    JobStore(url).upgrade_schema()  # as the server does before any process serves
     limiters = [MovingWindowRateLimiter(SqlStorage(engine=make_engine(url))) for _ in range(2)]
     rate = parse("25/minute")
     with ThreadPoolExecutor(8) as pool:

@@ -234,7 +234,7 @@ def test_delivery_connects_to_the_address_it_checked(monkeypatch):
 
 def _finished_job(tmp_path, url: str) -> tuple[JobStore, Job]:
     store = JobStore(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
-    store.create_schema()
+    store.upgrade_schema()
     job = Job(id="j1", model="bicubic", options={}, status="failed", finished_at=utcnow(), webhook_url=url)
     store.add(job)
     return store, job

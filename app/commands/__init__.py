@@ -9,6 +9,7 @@ from flask import Flask
 # module name -> attribute holding the click command or group
 _COMMANDS = {
     "bench": "bench_command",
+    "db": "db_group",
     "enhance": "enhance_command",
     "evaluate": "evaluate_command",
     "models": "models_command",

@@ -17,8 +17,8 @@ from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from ..dbschema import create_tables
-from .models import ACTIVE, FINISHED, Base, Job, Segment, WorkerBeat, utcnow
+from ..migrations import upgrade_database
+from .models import ACTIVE, FINISHED, Job, Segment, WorkerBeat, utcnow
 
 
 def new_job_id() -> str:
@@ -84,9 +84,9 @@ class JobStore:
         self.engine = make_engine(url)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
 
-    def create_schema(self) -> None:
-        """Create the table if it does not exist (safe to call from several processes)."""
-        create_tables(Base.metadata, self.engine)  # several gunicorn processes start at once
+    def upgrade_schema(self) -> None:
+        """Bring the database to this release's schema (Alembic; a no-op when it is there already)."""
+        upgrade_database(self.engine)
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""

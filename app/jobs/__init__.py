@@ -1,0 +1,1 @@
+"""The application layer for jobs: the job table, its store, and running a claimed job."""
