@@ -20,7 +20,9 @@ def resolve_device(name: str | None = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise BadOption("--device cuda was asked for, but no CUDA device is available")
+            raise BadOption(
+                f"device {name} was asked for, but CUDA is not available on this machine (torch sees no GPU)"
+            )
         return torch.device(name)
     if name == "cpu":
         return torch.device("cpu")

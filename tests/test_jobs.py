@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+import torch
 
 from app.config import ConfigError, Settings
 from app.jobs.models import Job, utcnow
@@ -134,7 +135,6 @@ def test_gunicorn_refuses_to_start_with_bad_configuration(tmp_path):
     assert "configuration error: ENHANCE_WORKERS must be an integer" in run.stderr
 
 
-
 def test_new_database_switches_to_wal_after_another_connection_lets_go(tmp_path):
     """A worker that opens the job database while another process holds its lock waits, then gets WAL.
 
@@ -176,3 +176,42 @@ def test_new_database_switches_to_wal_after_another_connection_lets_go(tmp_path)
         holder.close()
     assert not worker.is_alive() and not errors, errors
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+# -- ENHANCE_DEVICE reaches the worker, and a missing device is an error, never a silent fallback ----------
+no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
+
+
+def test_the_job_runs_on_the_workers_device_not_on_what_was_stored():
+    from app.jobs.runner import pipeline_options
+
+    stored = {"model": "bicubic", "device": "cuda", "container": "mp4"}  # e.g. written by an old release
+    assert pipeline_options(stored, "cpu").device == "cpu"
+    assert pipeline_options({"model": "bicubic"}, "cuda:1").device == "cuda:1"
+
+
+@no_cuda
+def test_a_job_on_a_cuda_worker_without_cuda_fails_saying_so(store, tmp_path):
+    src = make_video(tmp_path / "in.mp4", frames=4, audio=None)
+    storage = Storage(tmp_path / "data")
+    storage.ensure()
+    add(store, input_path=str(src), options={"model": "bicubic", "container": "mp4"})
+    job_id, claim = store.claim_next("me:1")
+    assert run_claimed_job(store, storage, job_id, claim, 0.1, device="cuda") == "failed"
+    assert "CUDA is not available" in store.get(job_id).error["detail"]
+    assert not list(storage.results.rglob("*.mp4"))  # no output, not even a CPU-made one
+
+
+@no_cuda
+def test_workers_refuse_to_start_on_a_missing_cuda_device(tmp_path):
+    from tests.test_cli_enhance import flask
+
+    env = {"ENHANCE_DEVICE": "cuda", "ENHANCE_DATA_DIR": str(tmp_path / "data")}
+    worker = flask("worker", env=env)  # exits at once instead of waiting for jobs
+    assert worker.returncode != 0
+    assert "ENHANCE_DEVICE=cuda" in worker.stderr and "CUDA is not available" in worker.stderr
+    queue = LocalQueue(
+        Settings().with_overrides({"data_dir": tmp_path, "device": "cuda", "workers": 1}), None, None
+    )
+    with pytest.raises(ConfigError, match="ENHANCE_DEVICE=cuda: .*CUDA is not available"):
+        queue.start()  # the embedded queue of ./run.sh's server: the server refuses to boot

@@ -8,6 +8,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from app.jobs.runner import require_device
+
 
 @click.command("worker")
 @click.option("--concurrency", type=int, default=None, help="Jobs run at once (default ENHANCE_WORKERS).")
@@ -19,6 +21,7 @@ def worker_command(concurrency: int | None) -> None:
     if service.settings.queue == "celery":
         service.queue.run_worker(count)
         return
+    require_device(service.settings.device)  # a worker whose device is missing must not start
     queue = service.queue
     click.echo(f"worker {queue.name}: {count} thread(s) on the local queue; Ctrl-C to stop", err=True)
     for i in range(count):

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from app.config import ConfigError
 from app.pipeline import EnhanceOptions, enhance_file
 from app.webhooks import notify_on_end
 from models.errors import Canceled, EnhanceError
@@ -42,10 +43,25 @@ def is_dead(worker: str | None) -> bool:
     return False
 
 
-def pipeline_options(stored: dict) -> EnhanceOptions:
-    """EnhanceOptions from a job's stored options (unknown keys ignored)."""
+def pipeline_options(stored: dict, device: str) -> EnhanceOptions:
+    """EnhanceOptions from a job's stored options (unknown keys ignored) on this worker's ``device``.
+
+    The device is the worker's own setting (ENHANCE_DEVICE where the worker runs), never the API's: in a
+    cluster the machine that accepted the upload is not the one with the GPU.
+    """
     names = EnhanceOptions.__dataclass_fields__
-    return EnhanceOptions(**{k: v for k, v in stored.items() if k in names})
+    kept = {k: v for k, v in stored.items() if k in names and k != "device"}
+    return EnhanceOptions(**kept, device=device)
+
+
+def require_device(name: str) -> None:
+    """Refuse to start a worker whose ENHANCE_DEVICE cannot be used here: never a silent run elsewhere."""
+    from models.device import resolve_device
+
+    try:
+        resolve_device(name)
+    except EnhanceError as exc:
+        raise ConfigError(f"ENHANCE_DEVICE={name}: {exc.detail}") from None
 
 
 class Watch:
@@ -94,13 +110,15 @@ class Watch:
 
 
 @notify_on_end  # the job's webhook (if any) is queued when the run ends, whatever the outcome
-def run_claimed_job(store: JobStore, storage, job_id: str, claim: str, heartbeat_seconds: float = 2.0) -> str:
-    """Run a job this worker has claimed; returns its final status as this worker saw it."""
+def run_claimed_job(
+    store: JobStore, storage, job_id: str, claim: str, heartbeat_seconds: float = 2.0, device: str = "auto"
+) -> str:
+    """Run a job this worker has claimed on ``device``; returns its final status as this worker saw it."""
     job = store.get(job_id)
     if job is None:
         return "gone"
     extra = {"job_id": job_id}
-    options = pipeline_options(job.options)
+    options = pipeline_options(job.options, device)
     container = job.options.get("container", "mp4")
     result = storage.result_path(job_id, container)
     remove_leftovers(result.parent)

@@ -62,7 +62,7 @@ def run_segment(store: JobStore, storage, settings, job_id: str, index: int, wor
     job = store.get(job_id)
     segment = next(s for s in segments.all(job_id) if s.index == index)
     extra = {"job_id": job_id}
-    options = pipeline_options(job.options)
+    options = pipeline_options(job.options, settings.device)
     watch = Watch(
         lambda: segments.heartbeat(job_id, index, token),
         lambda p: segments.progress(job_id, index, token, p.frames_done),

@@ -12,7 +12,7 @@ import fcntl
 import logging
 import threading
 
-from app.jobs.runner import is_dead, run_claimed_job, worker_name
+from app.jobs.runner import is_dead, require_device, run_claimed_job, worker_name
 
 log = logging.getLogger("app.queue")
 
@@ -41,6 +41,7 @@ class LocalQueue:
         """Start trying to become this machine's queue process, in the background."""
         if self.settings.workers == 0:
             return
+        require_device(self.settings.device)  # this process runs jobs: its device must be there
         t = threading.Thread(target=self._become_leader, daemon=True, name="queue-leader")
         t.start()
         self.threads.append(t)
@@ -89,7 +90,9 @@ class LocalQueue:
             return False
         job_id, claim = claimed
         try:
-            run_claimed_job(self.store, self.storage, job_id, claim, self.settings.heartbeat_seconds)
+            run_claimed_job(
+                self.store, self.storage, job_id, claim, self.settings.heartbeat_seconds, self.settings.device
+            )
         except Exception:  # noqa: BLE001 - e.g. the database went away at the last write; the janitor retries
             log.exception("queue: job run ended abnormally", extra={"job_id": job_id})
         return True
