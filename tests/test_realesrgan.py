@@ -151,7 +151,7 @@ def test_registered_models():
         assert spec.licence == "BSD-3-Clause"
         assert not spec.noncommercial
         assert all(f in weights_module.MANIFEST for f in files)
-    assert registry.get_spec("realesr-general-x4v3").options["denoise_strength"][0] == 0.5
+    assert registry.get_spec("realesr-general-x4v3").options["denoise_strength"].default == 0.5
 
 
 # -- fidelity: the official RealESRGANer steps, written out independently -----------------------------

@@ -168,7 +168,7 @@ def test_too_large_413(tmp_path, clip):
 
 def test_output_over_pixel_limit_422(server, tmp_path):
     big = make_video(tmp_path / "big.mp4", width=2048, height=1088, frames=1, audio=None)
-    assert_problem(server.submit(big, model="realesr-animevideov3"), 422, "ENHANCE_MAX_OUTPUT_PIXELS")
+    assert_problem(server.submit(big, model="realesr-animevideov3"), 422, "form field outscale")
 
 
 def test_unknown_job_404(server):
