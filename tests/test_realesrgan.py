@@ -388,7 +388,7 @@ def test_garbage_and_code_carrying_files_are_refused(weights_dir, tmp_path):
     with open(weights_dir / FILES["realesrgan-x2plus"], "wb") as fh:
         pickle.dump({"params_ema": {"x": Payload()}}, fh)
     torch.save({"params": {"x": Payload()}}, weights_dir / FILES["realesr-general-x4v3"])
-    for name in ("realesrgan-x2plus", "realesr-general-x4v3"):
+    for name, options in (("realesrgan-x2plus", {}), ("realesr-general-x4v3", {"denoise_strength": 1})):
         with pytest.raises(WeightsCorrupt):
-            load_enhancer(name, device="cpu", options={"denoise_strength": 1})
+            load_enhancer(name, device="cpu", options=options)
     assert not marker.exists()

@@ -24,6 +24,8 @@ def _parse_model_options(model: str, pairs: tuple[str, ...]) -> dict:
         if not sep or not key.strip():
             raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--model-option")
         raw[key.strip()] = value.strip()
+    if not raw:
+        return {}  # the model itself is checked per file, as without options
     try:
         return validate_model_options(model, raw)
     except EnhanceError as exc:  # an unknown model or option, a value out of range: one line, exit 2
