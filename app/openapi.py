@@ -62,6 +62,7 @@ def openapi_document() -> dict:
         schemas.JobDocument,
         schemas.JobList,
         schemas.ModelInfo,
+        schemas.OptionInfo,
         schemas.Problem,
         schemas.Health,
         schemas.Progress,

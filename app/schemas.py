@@ -104,6 +104,17 @@ class ListQuery(BaseModel):
     offset: int = Field(0, ge=0, le=2**31 - 1)
 
 
+class OptionInfo(BaseModel):
+    """One model option (models.options.OptionSpec): also a form field of ``POST /enhance``."""
+
+    default: float | int | str
+    description: str
+    type: Literal["number", "integer", "string"]
+    minimum: float | None
+    maximum: float | None
+    choices: list[str] | None = None
+
+
 class ModelInfo(BaseModel):
     """An enhancer, as ``flask models --json`` prints it."""
 
@@ -115,6 +126,9 @@ class ModelInfo(BaseModel):
     licence: str
     noncommercial: bool
     ready: bool
+    options: dict[str, OptionInfo] = Field(
+        default_factory=dict, description="Its options; each is a form field of POST /enhance"
+    )
 
 
 class Problem(BaseModel):

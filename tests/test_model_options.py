@@ -135,7 +135,10 @@ def test_unknown_or_out_of_range_option_over_http_is_a_400_naming_it(app, clip, 
 
 
 def test_openapi_allows_the_model_option_fields(app):
-    form = app.test_client().get("/openapi.json").json["paths"]["/enhance"]["post"]["requestBody"]
+    spec = app.test_client().get("/openapi.json").json
+    option = spec["components"]["schemas"]["OptionInfo"]["properties"]
+    assert {"default", "description", "type", "minimum", "maximum", "choices"} == set(option)
+    form = spec["paths"]["/enhance"]["post"]["requestBody"]
     schema = form["content"]["multipart/form-data"]["schema"]
     assert schema["additionalProperties"]["type"] == "string"
     assert "GET /models" in schema["additionalProperties"]["description"]
