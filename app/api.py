@@ -16,7 +16,7 @@ from werkzeug.utils import secure_filename
 from app.pipeline import EnhanceOptions, check_request, probe, with_codec
 from models import weights
 from models.catalog import catalog
-from models.registry import ModelSpec, resolve_chain
+from models.registry import ModelSpec, resolve_chain, validate_model_options
 
 from . import netguard, ratelimit, webhooks
 from .jobs.document import job_document
@@ -110,7 +110,12 @@ def submit():
     ratelimit.check_queued(svc.store, settings, owner())
     # a key already at its storage quota is refused before its body is read
     ratelimit.check_stored(svc.store, svc.storage, settings, owner(), incoming=1)
-    form = EnhanceForm.model_validate({k: v for k, v in request.form.items() if v != ""})
+    fields = {k: v for k, v in request.form.items() if v != ""}
+    # the fixed fields go through EnhanceForm, every other one is an option of the chosen model
+    model_fields = {
+        k: fields.pop(k) for k in list(fields) if k not in EnhanceForm.model_fields and k != "file"
+    }
+    form = EnhanceForm.model_validate(fields)
     _check_webhook(form.webhook_url, settings)
     upload = request.files.get("file")
     if upload is None:
@@ -120,7 +125,7 @@ def submit():
         raise ApiProblem(
             400, "Bad option", "model must be a registered name or chain, not a file path", "bad-option"
         )
-    model_options = {"denoise_strength": form.denoise_strength} if form.denoise_strength is not None else {}
+    model_options = validate_model_options(model, model_fields)
     options = EnhanceOptions(
         model=model,
         outscale=form.outscale,
@@ -224,10 +229,7 @@ def get_result(job_id: str):
     """The enhanced file, with byte ranges and a Content-Disposition; 409 until the job succeeded."""
     job = _job_or_404(job_id)
     if job.status != "succeeded":
-        detail = f"the job is {job.status}; the result is available once it has succeeded"
-        if job.error:
-            detail += f" (error: {job.error.get('detail')})"
-        raise ApiProblem(409, "Not ready", detail, "not-ready")
+        raise ApiProblem(409, "Not ready", _no_result(job), "not-ready")
     path = Path(job.result_path or "")
     if job.files_removed or not path.is_file():
         raise ApiProblem(404, "Not Found", "the result has expired or was deleted", "result-gone")
@@ -237,6 +239,16 @@ def get_result(job_id: str):
     return send_file(
         path, mimetype=mimetype, as_attachment=True, download_name=name, conditional=True, max_age=0
     )
+
+
+def _no_result(job: Job) -> str:
+    """Why a job that has not succeeded has no result, in its own state's terms."""
+    if job.status == "canceled":
+        return "the job was canceled; it has no result"
+    if job.status == "failed":
+        why = (job.error or {}).get("detail")
+        return f"the job failed, so it has no result: {why}" if why else "the job failed; it has no result"
+    return f"the job is {job.status}, not finished yet; the result is available once it has succeeded"
 
 
 @bp.delete("/jobs/<job_id>")

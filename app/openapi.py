@@ -62,6 +62,7 @@ def openapi_document() -> dict:
         schemas.JobDocument,
         schemas.JobList,
         schemas.ModelInfo,
+        schemas.OptionInfo,
         schemas.Problem,
         schemas.Health,
         schemas.Progress,
@@ -76,6 +77,12 @@ def openapi_document() -> dict:
         **form["properties"],
     }
     form["required"] = ["file"]
+    # the model's own options (GET /models) travel as further form fields
+    form["additionalProperties"] = {
+        "type": "string",
+        "description": schemas.MODEL_OPTION_FIELDS,
+    }
+    form["description"] = schemas.MODEL_OPTION_FIELDS
     job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
     security = [{"bearer": []}]
     errors = {

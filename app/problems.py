@@ -64,7 +64,8 @@ def register_problem_handlers(app: Flask) -> None:
 
     @app.errorhandler(EnhanceError)
     def _enhance_error(exc: EnhanceError):
-        return problem_response(exc.http_status, exc.title, exc.detail, exc.slug)
+        # worded for an HTTP client: form fields, not flags; no advice only the operator can follow
+        return problem_response(exc.http_status, exc.title, exc.worded("http"), exc.slug)
 
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError):

@@ -12,7 +12,8 @@ Codec = Literal[CODECS]  # type: ignore[valid-type]
 
 
 class EnhanceForm(BaseModel):
-    """The form fields of ``POST /enhance`` (besides ``file``)."""
+    """The fixed form fields of ``POST /enhance`` (besides ``file``); every other field is a model option,
+    validated against the chosen model's own schema (``GET /models``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -26,13 +27,27 @@ class EnhanceForm(BaseModel):
     codec: Codec | None = Field(
         None, description="Output video codec; default: h264, or 10-bit h265 for HDR input"
     )
-    crf: int | None = Field(None, ge=0, le=63, description="Quality; lower is better; codec default if unset")
+    crf: int | None = Field(
+        None,
+        ge=0,
+        le=63,
+        description="Quality; lower is better; codec default if unset. h264, h265: 0-51; vp9: 0-63; "
+        "ffv1 is lossless and takes none",
+    )
     frames: int | None = Field(None, ge=1, le=10_000_000, description="Only the first N frames (a preview)")
     deinterlace: Literal["auto", "off", "frame", "field"] = Field(
         "auto", description="auto: deinterlace detected interlaced input; field: one frame per field; off"
     )
-    denoise_strength: float | None = Field(None, ge=0, le=1, description="realesr-general-x4v3 only")
     webhook_url: str | None = Field(None, max_length=2048, description="Receives the final job document")
+
+
+#: what OpenAPI says about the form fields beyond EnhanceForm's
+MODEL_OPTION_FIELDS = (
+    "Model options: every option GET /models lists for the chosen model is a form field of the same "
+    "name (e.g. scale=2 for bicubic, strength=5 for nlmeans, denoise_strength=0.3 for "
+    "realesr-general-x4v3); in a chain, link.option sets it on that link only (nlmeans.strength=5). "
+    "Values are checked against the model's type, minimum and maximum."
+)
 
 
 class Progress(BaseModel):
@@ -89,6 +104,17 @@ class ListQuery(BaseModel):
     offset: int = Field(0, ge=0, le=2**31 - 1)
 
 
+class OptionInfo(BaseModel):
+    """One model option (models.options.OptionSpec): also a form field of ``POST /enhance``."""
+
+    default: float | int | str
+    description: str
+    type: Literal["number", "integer", "string"]
+    minimum: float | None
+    maximum: float | None
+    choices: list[str] | None = None
+
+
 class ModelInfo(BaseModel):
     """An enhancer, as ``flask models --json`` prints it."""
 
@@ -100,6 +126,9 @@ class ModelInfo(BaseModel):
     licence: str
     noncommercial: bool
     ready: bool
+    options: dict[str, OptionInfo] = Field(
+        default_factory=dict, description="Its options; each is a form field of POST /enhance"
+    )
 
 
 class Problem(BaseModel):

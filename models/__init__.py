@@ -2,16 +2,27 @@
 
 from .base import Enhancer, EnhancerInfo
 from .errors import EnhanceError
-from .registry import ModelSpec, all_specs, chain_scale, get_spec, load_enhancer, register
+from .options import OptionSpec
+from .registry import (
+    ModelSpec,
+    all_specs,
+    chain_scale,
+    get_spec,
+    load_enhancer,
+    register,
+    validate_model_options,
+)
 
 __all__ = [
     "Enhancer",
     "EnhancerInfo",
     "EnhanceError",
     "ModelSpec",
+    "OptionSpec",
     "all_specs",
     "chain_scale",
     "get_spec",
     "load_enhancer",
     "register",
+    "validate_model_options",
 ]

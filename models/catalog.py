@@ -29,15 +29,9 @@ def describe(spec: ModelSpec) -> dict:
         "ready": ready,
         "fetch": None if ready else fetch_command(spec.name),
         "description": spec.description,
-        "options": {key: _option(value) for key, value in spec.options.items()},
+        # default, description, type, minimum, maximum (+ choices): the page renders inputs from these
+        "options": {key: option.describe() for key, option in spec.options.items()},
     }
-
-
-def _option(value) -> dict:
-    """An option spec ``(default, description)`` as a dict; anything else is passed as the default."""
-    if isinstance(value, tuple | list) and len(value) == 2:
-        return {"default": value[0], "description": value[1]}
-    return {"default": value, "description": ""}
 
 
 def catalog() -> list[dict]:

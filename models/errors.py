@@ -15,6 +15,12 @@
     └── Canceled                    the caller asked to stop (between batches)
 
 The HTTP layer maps ``http_status``; the CLI exits 2 for ``user_error`` and 1 otherwise.
+
+An error that names something the caller can change carries it as a neutral ``field`` (``outscale``,
+``crf``, a model option such as ``scale``) and writes ``{field}`` where it goes in the detail; each
+boundary words it in its caller's terms (:meth:`EnhanceError.worded`): the CLI a flag (``--outscale``,
+``--model-option scale``), HTTP a form field (``form field outscale``). ``hints`` holds advice that only
+one kind of caller can follow (a CLI user can set a server variable, an HTTP client cannot).
 """
 
 from __future__ import annotations
@@ -28,13 +34,42 @@ class EnhanceError(Exception):
     http_status = 500
     user_error = False
 
-    def __init__(self, detail: str):
-        super().__init__(detail)
-        self.detail = detail
+    def __init__(
+        self,
+        detail: str,
+        *,
+        field: str | None = None,
+        model_option: bool = False,
+        hints: dict[str, str] | None = None,
+    ):
+        self.template = detail
+        self.field = field
+        self.model_option = model_option
+        self.hints = dict(hints or {})
+        # the command line (and Python callers, who run the same engine locally) read ``detail``
+        self.detail = self.worded("cli")
+        super().__init__(self.detail)
+
+    def worded(self, audience: str) -> str:
+        """The detail for ``"cli"`` or ``"http"`` callers: the field in their terms, plus their own hint."""
+        text = self.template
+        if self.field:
+            text = text.replace("{field}", field_name(self.field, audience, self.model_option))
+        hint = self.hints.get(audience)
+        return f"{text}; {hint}" if hint else text
 
     def to_dict(self) -> dict:
-        """The error as the job document's ``error`` field."""
-        return {"type": self.slug, "title": self.title, "detail": self.detail}
+        """The error as the job document's ``error`` field (read over HTTP)."""
+        return {"type": self.slug, "title": self.title, "detail": self.worded("http")}
+
+
+def field_name(field: str, audience: str, model_option: bool = False) -> str:
+    """How a caller names ``field``: a flag (``--outscale``, ``--model-option scale``) or a form field."""
+    if audience == "http":
+        return f"form field {field}"
+    if model_option:
+        return f"--model-option {field}"
+    return "--" + field.replace("_", "-")
 
 
 class InvalidVideo(EnhanceError):

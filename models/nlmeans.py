@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .base import Enhancer, EnhancerInfo
-from .errors import BadOption
+from .options import OptionSpec
 from .registry import ModelSpec, register
 
 
@@ -39,13 +39,8 @@ class NLMeansEnhancer(Enhancer):
         return torch.from_numpy(out).to(x.device).permute(0, 3, 1, 2).float().div_(255)
 
 
-def _build(spec: ModelSpec, device, dtype, tile, strength: float = 10) -> Enhancer:
-    try:
-        strength = float(strength)
-    except (TypeError, ValueError):
-        raise BadOption(f"nlmeans: strength must be a number, got {strength!r}") from None
-    if not 0 < strength <= 50:
-        raise BadOption(f"nlmeans: strength must be in (0, 50], got {strength}")
+def _build(spec: ModelSpec, device, dtype, tile, strength: float) -> Enhancer:
+    """The enhancer; ``strength`` arrives parsed and in range (models.registry.link_options)."""
     info = EnhancerInfo(name=spec.name, task=spec.task, scale=1, licence=spec.licence)
     return NLMeansEnhancer(info, device, strength)
 
@@ -59,6 +54,7 @@ register(
         weights=(),
         build=_build,
         description="Reference baseline: OpenCV non-local means denoising, no network",
-        options={"strength": (10, "filter strength h (luma and colour), 0-50")},
+        # h is on the 0-255 pixel scale: below 1 it barely filters, 0 would divide by zero
+        options={"strength": OptionSpec(10, "filter strength h (luma and colour)", minimum=1, maximum=50)},
     )
 )

@@ -16,7 +16,8 @@ from spandrel import MAIN_REGISTRY
 
 from .base import Enhancer, EnhancerInfo
 from .custom import read_state_dict
-from .errors import BadOption, WeightsCorrupt
+from .errors import WeightsCorrupt
+from .options import OptionSpec
 from .registry import ModelSpec, register
 from .weights import require
 
@@ -150,24 +151,12 @@ def dni_blend(
     return {k: weights[0] * v + weights[1] * net_b[k] for k, v in net_a.items()}
 
 
-def denoise_strength(options: dict) -> float:
-    """The validated ``denoise_strength`` option (a number in [0, 1]; default 0.5)."""
-    value = options.get(DENOISE_OPTION, DEFAULT_DENOISE)
-    try:
-        strength = float(value)
-    except (TypeError, ValueError):
-        raise BadOption(f"{DENOISE_OPTION} must be a number in [0, 1], not {value!r}") from None
-    if not 0.0 <= strength <= 1.0:  # also rejects NaN
-        raise BadOption(f"{DENOISE_OPTION} must be in [0, 1], not {value!r}")
-    return strength
-
-
 def variant_state_dict(variant: Variant, options: dict) -> tuple[dict[str, torch.Tensor], dict]:
     """The state dict for ``variant`` (blended by denoise strength where it has one) and info extras."""
     sd = read_official(variant.weights, variant.name)
     if variant.wdn_weights is None:
         return sd, {}
-    strength = denoise_strength(options)
+    strength = float(options.get(DENOISE_OPTION, DEFAULT_DENOISE))  # parsed by the registry already
     if strength != 1.0:  # the official script loads x4v3 alone at strength 1, the blend otherwise
         wdn = read_official(variant.wdn_weights, variant.name)
         sd = dni_blend(sd, wdn, (strength, 1.0 - strength), variant.name)
@@ -215,9 +204,11 @@ def _spec(variant: Variant) -> ModelSpec:
     weights = (variant.weights,) + ((variant.wdn_weights,) if variant.wdn_weights else ())
     options = {}
     if variant.wdn_weights:
-        options[DENOISE_OPTION] = (
+        options[DENOISE_OPTION] = OptionSpec(
             DEFAULT_DENOISE,
             "0 keeps noise (weak denoise), 1 removes it (strong denoise); blends the two official weights",
+            minimum=0,
+            maximum=1,
         )
     return ModelSpec(
         name=variant.name,

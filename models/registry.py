@@ -19,6 +19,7 @@ import torch
 from .base import Enhancer
 from .device import resolve_device, resolve_precision
 from .errors import BadOption, LicenceNotAccepted, UnknownModel
+from .options import OptionSpec
 
 TASKS = ("upscale", "denoise", "low-light", "colour", "enhance")
 _FAMILY_MODULES = ("realesrgan", "mirnet", "lut3d", "zerodce", "resize", "nlmeans")
@@ -37,8 +38,8 @@ class ModelSpec:
     build: Callable[..., Enhancer]
     description: str = ""
     noncommercial: bool = False
-    #: option name -> (default, description); validated by the family's build function
-    options: dict = field(default_factory=dict)
+    #: option name -> its typed spec; values reach ``build`` parsed by :func:`validate_model_options`
+    options: dict[str, OptionSpec] = field(default_factory=dict)
 
 
 _SPECS: dict[str, ModelSpec] = {}
@@ -79,8 +80,10 @@ def get_spec(name: str) -> ModelSpec:
         return _SPECS[name]
     except KeyError:
         allowed = ", ".join(_SPECS)
+        # HTTP refuses checkpoint paths, so only the command line is offered one
         raise UnknownModel(
-            f"unknown model {name!r}; allowed: {allowed}, a chain like a+b, or a path to a .pth file"
+            f"unknown model {name!r}; allowed: {allowed}, or a chain like a+b",
+            hints={"cli": "a path to a .pth file works too"},
         ) from None
 
 
@@ -93,8 +96,11 @@ def check_licence(spec: ModelSpec) -> None:
     """Refuse a non-commercial model unless the operator opted in."""
     if spec.noncommercial and not noncommercial_allowed():
         raise LicenceNotAccepted(
-            f"{spec.name} is licensed for non-commercial use only ({spec.licence}); "
-            "set ENHANCE_ALLOW_NONCOMMERCIAL=1 to accept its licence"
+            f"{spec.name} is licensed for non-commercial use only ({spec.licence})",
+            hints={
+                "cli": "set ENHANCE_ALLOW_NONCOMMERCIAL=1 to accept its licence",
+                "http": "this server's operator has not enabled non-commercial models; choose another model",
+            },
         )
 
 
@@ -126,14 +132,58 @@ def resolve_chain(name: str) -> list[ModelSpec | str]:
     return resolved
 
 
+def validate_model_options(name: str, raw: dict | None) -> dict:
+    """``raw`` model options (bare ``option`` or qualified ``link.option``) checked against the chain
+    ``name`` and parsed to their types, keyed as given; BadOption names an unknown or bad one."""
+    links = resolve_chain(name)
+    per_link = link_options(links, raw)
+    typed = {}
+    for key in raw or {}:
+        link_name, _, option = key.rpartition(".")
+        typed[key] = next(
+            opts[option]
+            for link, opts in zip(links, per_link, strict=True)
+            if isinstance(link, ModelSpec) and option in opts and link_name in ("", link.name)
+        )
+    return typed
+
+
+def link_options(links: list[ModelSpec | str], raw: dict | None) -> list[dict]:
+    """The parsed options each link of a resolved chain receives: a bare name sets every link that has
+    it, ``link.option`` only that link; an option no link has is a BadOption listing the ones there are."""
+    per_link: list[dict] = [{} for _ in links]
+    for key, value in (raw or {}).items():
+        link_name, _, option = str(key).rpartition(".")
+        hits = [
+            i
+            for i, link in enumerate(links)
+            if isinstance(link, ModelSpec) and option in link.options and link_name in ("", link.name)
+        ]
+        if not hits:
+            raise _unknown_option(key, links)
+        for i in hits:
+            per_link[i][option] = links[i].options[option].parse(value, key)
+    return per_link
+
+
+def _unknown_option(key: str, links: list[ModelSpec | str]) -> BadOption:
+    """BadOption for an option no link of the chain has, listing the ones it does have."""
+    specs = [link for link in links if isinstance(link, ModelSpec)]
+    chain = "+".join(link.name if isinstance(link, ModelSpec) else link for link in links)
+    names = [f"{s.name}.{o}" if len(links) > 1 else o for s in specs for o in s.options]
+    have = f"its options: {', '.join(names)}" if names else "it takes no options"
+    return BadOption(f"{{field}} is not an option of {chain}; {have}", field=key, model_option=True)
+
+
 def chain_scale(name: str, options: dict | None = None) -> float:
     """The total scale of a model or chain without loading weights (a .pth path is loaded to learn it)."""
     scale = 1.0
-    for link in resolve_chain(name):
+    links = resolve_chain(name)
+    for link, opts in zip(links, link_options(links, options), strict=True):
         if isinstance(link, ModelSpec):
             # baselines take their scale as an option
             scale *= (
-                float((options or {}).get("scale", link.scale)) if "scale" in link.options else link.scale
+                opts.get("scale", link.options["scale"].default) if "scale" in link.options else link.scale
             )
         else:
             from .custom import checkpoint_scale
@@ -154,14 +204,15 @@ def load_enhancer(
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     dtype = resolve_precision(precision, dev)
     if tile < 0:
-        raise BadOption("tile must be >= 0 (0 = automatic)")
-    opts = dict(options or {})
-    key = (name, str(dev), dtype, tile, tuple(sorted(opts.items())))
+        raise BadOption("{field} must be >= 0 (0 = automatic)", field="tile")
     with _load_lock:
+        links = resolve_chain(name)
+        per_link = link_options(links, options)
+        # keyed by the parsed values: "2" from a form and 2.0 from Python are the same enhancer
+        key = (name, str(dev), dtype, tile, tuple(tuple(sorted(o.items())) for o in per_link))
         if key in _cache:
             return _cache[key]
-        links = resolve_chain(name)
-        built = [_build_link(link, dev, dtype, tile, opts) for link in links]
+        built = [_build_link(link, dev, dtype, tile, o) for link, o in zip(links, per_link, strict=True)]
         if len(built) == 1:
             enhancer = built[0]
         else:
@@ -172,14 +223,14 @@ def load_enhancer(
         return enhancer
 
 
-def _build_link(link, dev, dtype, tile, opts) -> Enhancer:
-    """Build one link of a chain: a registered spec or a checkpoint path."""
+def _build_link(link, dev, dtype, tile, opts: dict) -> Enhancer:
+    """Build one link of a chain (a registered spec, with every option set, or a checkpoint path)."""
     if isinstance(link, str):
         from .custom import load_checkpoint_enhancer
 
         return load_checkpoint_enhancer(link, dev, dtype, tile)
-    accepted = {k: v for k, v in opts.items() if k in link.options}
-    return link.build(link, dev, dtype, tile, **accepted)
+    values = {key: spec.default for key, spec in link.options.items()} | opts
+    return link.build(link, dev, dtype, tile, **values)
 
 
 def clear_cache() -> None:

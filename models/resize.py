@@ -7,16 +7,16 @@ runs on whatever device the frames are on; torch has no Lanczos mode in ``F.inte
 from __future__ import annotations
 
 import functools
-import math
 
 import torch
 import torch.nn.functional as F
 
 from .base import Enhancer, EnhancerInfo
-from .errors import BadOption
+from .options import OptionSpec
 from .registry import ModelSpec, register
 
 LANCZOS_A = 3
+SCALE_OPTION = OptionSpec(4, "resize factor", "number", minimum=0.125, maximum=8)
 
 
 @functools.lru_cache(maxsize=32)
@@ -74,13 +74,7 @@ class ResizeEnhancer(Enhancer):
 def _builder(resize):
     """A registry build function for a resize baseline."""
 
-    def build(spec: ModelSpec, device, dtype, tile, scale: float = 4) -> Enhancer:
-        try:
-            scale = float(scale)
-        except (TypeError, ValueError):
-            raise BadOption(f"{spec.name}: scale must be a number, got {scale!r}") from None
-        if not (math.isfinite(scale) and 0.125 <= scale <= 8):
-            raise BadOption(f"{spec.name}: scale must be between 0.125 and 8, got {scale}")
+    def build(spec: ModelSpec, device, dtype, tile, scale: float) -> Enhancer:
         info = EnhancerInfo(name=spec.name, task=spec.task, scale=scale, licence=spec.licence)
         return ResizeEnhancer(info, device, dtype, resize)
 
@@ -100,6 +94,6 @@ for _name, _fn, _what in (
             weights=(),
             build=_builder(_fn),
             description=f"Reference baseline: {_what}, no network",
-            options={"scale": (4, "resize factor")},
+            options={"scale": SCALE_OPTION},
         )
     )

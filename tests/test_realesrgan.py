@@ -151,7 +151,7 @@ def test_registered_models():
         assert spec.licence == "BSD-3-Clause"
         assert not spec.noncommercial
         assert all(f in weights_module.MANIFEST for f in files)
-    assert registry.get_spec("realesr-general-x4v3").options["denoise_strength"][0] == 0.5
+    assert registry.get_spec("realesr-general-x4v3").options["denoise_strength"].default == 0.5
 
 
 # -- fidelity: the official RealESRGANer steps, written out independently -----------------------------
@@ -388,7 +388,7 @@ def test_garbage_and_code_carrying_files_are_refused(weights_dir, tmp_path):
     with open(weights_dir / FILES["realesrgan-x2plus"], "wb") as fh:
         pickle.dump({"params_ema": {"x": Payload()}}, fh)
     torch.save({"params": {"x": Payload()}}, weights_dir / FILES["realesr-general-x4v3"])
-    for name in ("realesrgan-x2plus", "realesr-general-x4v3"):
+    for name, options in (("realesrgan-x2plus", {}), ("realesr-general-x4v3", {"denoise_strength": 1})):
         with pytest.raises(WeightsCorrupt):
-            load_enhancer(name, device="cpu", options={"denoise_strength": 1})
+            load_enhancer(name, device="cpu", options=options)
     assert not marker.exists()

@@ -168,7 +168,7 @@ def test_too_large_413(tmp_path, clip):
 
 def test_output_over_pixel_limit_422(server, tmp_path):
     big = make_video(tmp_path / "big.mp4", width=2048, height=1088, frames=1, audio=None)
-    assert_problem(server.submit(big, model="realesr-animevideov3"), 422, "ENHANCE_MAX_OUTPUT_PIXELS")
+    assert_problem(server.submit(big, model="realesr-animevideov3"), 422, "form field outscale")
 
 
 def test_unknown_job_404(server):
@@ -178,7 +178,7 @@ def test_unknown_job_404(server):
 
 
 def test_noncommercial_model_refused_403(server, clip):
-    assert_problem(server.submit(clip, model="zero-dce"), 403, "ENHANCE_ALLOW_NONCOMMERCIAL")
+    assert_problem(server.submit(clip, model="zero-dce"), 403, "operator has not enabled")
 
 
 def test_missing_weights_503(server, clip):

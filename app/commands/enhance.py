@@ -13,20 +13,24 @@ from app.pipeline.interlace import DEINTERLACE_MODES
 from app.pipeline.options import CODECS, PRESETS
 from models.device import DEVICES, PRECISIONS
 from models.errors import EnhanceError
+from models.registry import validate_model_options
 
 
-def _parse_model_options(pairs: tuple[str, ...]) -> dict:
-    """``KEY=VALUE`` pairs -> dict with numbers parsed."""
-    parsed = {}
+def _parse_model_options(model: str, pairs: tuple[str, ...]) -> dict:
+    """``KEY=VALUE`` pairs checked against ``model``'s own options (as over HTTP), parsed to their types."""
+    raw = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep:
+        if not sep or not key.strip():
             raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--model-option")
-        try:
-            parsed[key] = float(value)
-        except ValueError:
-            parsed[key] = value
-    return parsed
+        raw[key.strip()] = value.strip()
+    if not raw:
+        return {}  # the model itself is checked per file, as without options
+    try:
+        return validate_model_options(model, raw)
+    except EnhanceError as exc:  # an unknown model or option, a value out of range: one line, exit 2
+        click.echo(f"error: {exc.detail}", err=True)
+        sys.exit(2 if exc.user_error else 1)
 
 
 def _run_one(src: Path, dst: Path, options: EnhanceOptions) -> None:
@@ -104,11 +108,9 @@ def enhance_command(input_path: Path, output_path: Path, model, **kwargs) -> Non
     """Enhance a video or image file (or every file in a folder)."""
     import os
 
-    model_options = _parse_model_options(kwargs.pop("model_option"))
+    model = model or os.environ.get("ENHANCE_DEFAULT_MODEL") or "realesr-animevideov3"
     options = EnhanceOptions(
-        model=model or os.environ.get("ENHANCE_DEFAULT_MODEL") or "realesr-animevideov3",
-        model_options=model_options,
-        **kwargs,
+        model=model, model_options=_parse_model_options(model, kwargs.pop("model_option")), **kwargs
     )
     pairs = [(input_path, output_path)]
     if input_path.is_dir():

@@ -45,11 +45,13 @@ def check_output_size(
     if width * height > limit:
         raise TooLarge(
             f"the output would be {width}x{height} = {width * height} pixels per frame, over the limit of "
-            f"{limit} (ENHANCE_MAX_OUTPUT_PIXELS); use a smaller --outscale or input"
+            f"{limit} (ENHANCE_MAX_OUTPUT_PIXELS); set {{field}} lower or use a smaller input",
+            field="outscale",
         )
     cap = frame_limit or max_frames()
     if cap is not None and frames is not None and frames > cap:
         raise TooLarge(
             f"the input has {frames} frames, over the limit of {cap} (ENHANCE_MAX_FRAMES); "
-            f"use --frames to process fewer"
+            "use {field} to process fewer",
+            field="frames",
         )

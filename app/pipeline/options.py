@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import NoReturn
 
 from models.device import DEVICES, PRECISIONS
 from models.errors import BadOption
@@ -11,6 +12,13 @@ from models.errors import BadOption
 from .interlace import DEINTERLACE_MODES
 
 CODECS = ("h264", "h265", "vp9", "ffv1")
+#: the CRF scale of each codec's encoder (x264/x265 and NVENC's cq: 0-51, libvpx: 0-63); FFV1 is lossless
+CRF_RANGES: dict[str, tuple[int, int] | None] = {
+    "h264": (0, 51),
+    "h265": (0, 51),
+    "vp9": (0, 63),
+    "ffv1": None,
+}
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
@@ -32,31 +40,47 @@ class EnhanceOptions:
     deinterlace: str = "auto"  # auto | off | frame | field (app.pipeline.interlace)
 
     def validate(self) -> EnhanceOptions:
-        """Raise BadOption naming the allowed values when something is out of range."""
+        """Raise BadOption naming the field and the allowed values when something is out of range.
+
+        With no codec yet (it follows the output container) crf is checked against the widest scale;
+        callers validate again once ``app.pipeline.with_codec`` has chosen it."""
         if self.outscale is not None and not (math.isfinite(self.outscale) and 0.0625 <= self.outscale <= 16):
-            raise BadOption(f"outscale must be between 0.0625 and 16, got {self.outscale}")
+            _bad("outscale", f"must be between 0.0625 and 16, got {self.outscale}")
         if not isinstance(self.tile, int) or self.tile < 0 or 0 < self.tile < 32:
-            raise BadOption(f"tile must be 0 (automatic) or >= 32, got {self.tile}")
+            _bad("tile", f"must be 0 (automatic) or >= 32, got {self.tile}")
         if self.device not in DEVICES and not str(self.device).startswith("cuda:"):
-            raise BadOption(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+            _bad("device", f"must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.precision not in PRECISIONS:
-            raise BadOption(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+            _bad("precision", f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.codec is not None and self.codec not in CODECS:
-            raise BadOption(f"codec must be one of {', '.join(CODECS)}, got {self.codec!r}")
-        if self.crf is not None and not (0 <= self.crf <= 63):
-            raise BadOption(f"crf must be between 0 and 63, got {self.crf}")
+            _bad("codec", f"must be one of {', '.join(CODECS)}, got {self.codec!r}")
+        if self.crf is not None:
+            check_crf(self.crf, self.codec)
         if self.preset not in PRESETS:
-            raise BadOption(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+            _bad("preset", f"must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         if self.frames is not None and self.frames < 1:
-            raise BadOption(f"frames must be >= 1, got {self.frames}")
+            _bad("frames", f"must be >= 1, got {self.frames}")
         if not isinstance(self.batch, int) or not (0 <= self.batch <= 256):
-            raise BadOption(f"batch must be between 0 (automatic) and 256, got {self.batch}")
+            _bad("batch", f"must be between 0 (automatic) and 256, got {self.batch}")
         if self.deinterlace not in DEINTERLACE_MODES:
-            raise BadOption(
-                f"deinterlace must be one of {', '.join(DEINTERLACE_MODES)}, got {self.deinterlace!r}"
-            )
+            _bad("deinterlace", f"must be one of {', '.join(DEINTERLACE_MODES)}, got {self.deinterlace!r}")
         return self
 
     def to_dict(self) -> dict:
         """Plain JSON-able form (stored with a job)."""
         return asdict(self)
+
+
+def check_crf(crf: int, codec: str | None) -> None:
+    """BadOption unless ``crf`` is on ``codec``'s scale (no codec yet: the widest one); FFV1 takes none."""
+    if codec is not None and CRF_RANGES.get(codec, ()) is None:
+        _bad("crf", f"does not apply to {codec}, which is lossless; leave it unset")
+    low, high = CRF_RANGES[codec] if codec else (0, max(r[1] for r in CRF_RANGES.values() if r))
+    if not (low <= crf <= high):
+        scale = f"for {codec} " if codec else ""
+        _bad("crf", f"must be between {low} and {high} {scale}(lower is better), got {crf}")
+
+
+def _bad(field: str, what: str) -> NoReturn:
+    """Raise BadOption for ``field``, worded by each boundary in its caller's terms."""
+    raise BadOption(f"{{field}} {what}", field=field)
