@@ -84,6 +84,7 @@ class Settings:
     heartbeat_seconds: float = 2.0
     stale_seconds: float = 30.0
     segment_frames: int = 0
+    model_cache: int = 2
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -123,6 +124,7 @@ class Settings:
             rate_limit=rate,
             max_queued_per_key=_int(env, "ENHANCE_MAX_QUEUED_PER_KEY", None, minimum=1),
             max_stored_mb_per_key=_int(env, "ENHANCE_MAX_STORED_MB_PER_KEY", None, minimum=1),
+            model_cache=_int(env, "ENHANCE_MODEL_CACHE", 2, minimum=1),
             webhook_tries=_int(env, "ENHANCE_WEBHOOK_TRIES", 8, minimum=1),
             webhook_backoff_seconds=_float(env, "ENHANCE_WEBHOOK_BACKOFF_SECONDS", 0.5, minimum=0.01),
             webhook_timeout_seconds=_float(env, "ENHANCE_WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1),

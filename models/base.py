@@ -7,6 +7,7 @@ with overlap for frames that do not fit, and the out-of-memory fallback to small
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 
@@ -59,6 +60,16 @@ class Enhancer:
             torch.backends.cudnn.benchmark = True
 
     # -- what subclasses provide -------------------------------------------------------------
+    def with_tile(self, tile: int) -> Enhancer:
+        """This enhancer cutting frames into ``tile``-pixel tiles (0 = automatic), sharing the network.
+
+        A shallow copy: one job's tile (and the smaller tile it falls back to after running out of memory)
+        never changes another job's, and no weights are copied.
+        """
+        clone = copy.copy(self)
+        clone.tile = tile
+        return clone
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Run the network on ``x`` (on device, compute dtype, sizes a multiple of size_multiple)."""
         raise NotImplementedError

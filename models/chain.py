@@ -24,6 +24,12 @@ class ChainEnhancer(Enhancer):
         super().__init__(info, links[-1].device, links[-1].dtype, tile=0)
         self.links = links
 
+    def with_tile(self, tile: int) -> ChainEnhancer:
+        """The chain with every link cutting frames into ``tile``-pixel tiles (links share their networks)."""
+        clone = super().with_tile(0)
+        clone.links = [link.with_tile(tile) for link in self.links]
+        return clone
+
     @torch.inference_mode()
     def process(self, batch: torch.Tensor) -> torch.Tensor:
         """Run every link; the intermediate result never leaves the device."""

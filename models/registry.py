@@ -7,9 +7,11 @@ or a path to any spandrel-supported ``.pth``. Third-party packages can add model
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -45,7 +47,10 @@ class ModelSpec:
 _SPECS: dict[str, ModelSpec] = {}
 _loaded_families = False
 _load_lock = threading.Lock()
-_cache: dict[tuple, Enhancer] = {}
+#: loaded networks, least recently used first; keyed by what changes the weights (never by tile size)
+_cache: OrderedDict[tuple, Enhancer] = OrderedDict()
+#: how many networks a process keeps loaded (ENHANCE_MODEL_CACHE, set by the app through ``set_cache_size``)
+_cache_size = 2
 
 
 def register(spec: ModelSpec) -> None:
@@ -200,7 +205,12 @@ def load_enhancer(
     tile: int = 0,
     options: dict | None = None,
 ) -> Enhancer:
-    """Build the enhancer ``name`` (a model, a chain ``a+b`` or a ``.pth`` path), cached per process."""
+    """The enhancer ``name`` (a model, a chain ``a+b`` or a ``.pth`` path) with ``tile``, from the cache.
+
+    The cache holds networks, keyed by model, device, dtype and the options that change the weights; the
+    tile size only changes how frames are cut, so each call gets its own light copy sharing the network.
+    Every distinct ``tile`` a client sends therefore costs nothing, and the cache stays bounded.
+    """
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     dtype = resolve_precision(precision, dev)
     if tile < 0:
@@ -209,18 +219,52 @@ def load_enhancer(
         links = resolve_chain(name)
         per_link = link_options(links, options)
         # keyed by the parsed values: "2" from a form and 2.0 from Python are the same enhancer
-        key = (name, str(dev), dtype, tile, tuple(tuple(sorted(o.items())) for o in per_link))
-        if key in _cache:
-            return _cache[key]
-        built = [_build_link(link, dev, dtype, tile, o) for link, o in zip(links, per_link, strict=True)]
-        if len(built) == 1:
-            enhancer = built[0]
-        else:
-            from .chain import ChainEnhancer
+        key = (name, str(dev), dtype, tuple(tuple(sorted(o.items())) for o in per_link))
+        enhancer = _cache.get(key)
+        if enhancer is None:
+            built = [_build_link(link, dev, dtype, 0, o) for link, o in zip(links, per_link, strict=True)]
+            if len(built) == 1:
+                enhancer = built[0]
+            else:
+                from .chain import ChainEnhancer
 
-            enhancer = ChainEnhancer(name, built)
-        _cache[key] = enhancer
-        return enhancer
+                enhancer = ChainEnhancer(name, built)
+            _cache[key] = enhancer
+            _evict(keep=_cache_size)
+        _cache.move_to_end(key)
+        return enhancer.with_tile(tile)
+
+
+def set_cache_size(size: int) -> None:
+    """Keep at most ``size`` networks loaded in this process (least recently used evicted first)."""
+    global _cache_size
+    if size < 1:
+        raise ValueError("the model cache must hold at least one network")
+    with _load_lock:
+        _cache_size = size
+        _evict(keep=size)
+
+
+def cached_count() -> int:
+    """How many networks this process holds loaded now."""
+    return len(_cache)
+
+
+def _evict(keep: int) -> None:
+    """Drop the least recently used networks beyond ``keep``, giving their memory back (lock held).
+
+    A job still running with an evicted network keeps it alive until it ends; then it is freed.
+    """
+    if len(_cache) <= keep:
+        return
+    freed_cuda = False
+    while len(_cache) > keep:
+        _key, enhancer = _cache.popitem(last=False)
+        freed_cuda |= enhancer.device.type == "cuda"
+    del enhancer
+    gc.collect()  # networks can sit in reference cycles (modules with hooks); free them now, not later
+    if freed_cuda:
+        torch.cuda.empty_cache()  # hand the cached blocks back so other processes (and models) can use them
 
 
 def _build_link(link, dev, dtype, tile, opts: dict) -> Enhancer:
@@ -236,4 +280,4 @@ def _build_link(link, dev, dtype, tile, opts: dict) -> Enhancer:
 def clear_cache() -> None:
     """Forget every loaded enhancer (tests; freeing GPU memory)."""
     with _load_lock:
-        _cache.clear()
+        _evict(keep=0)

@@ -60,7 +60,8 @@ def test_path_through_the_registry_and_chain_scale(tmp_path):
     assert registry.chain_scale(str(path)) == 4.0
     enhancer = load_enhancer(str(path), device="cpu", precision="fp32")
     assert enhancer.scale == 4.0 and enhancer.name == "x4.pth"
-    assert load_enhancer(str(path), device="cpu", precision="fp32") is enhancer  # built once
+    again = load_enhancer(str(path), device="cpu", precision="fp32")
+    assert again.descriptor is enhancer.descriptor  # built once
 
 
 def test_scale_one_model_is_an_enhancer(tmp_path):

@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.jobs.runner import require_device
+from app.jobs.runner import prepare_worker
 
 
 @click.command("worker")
@@ -21,7 +21,7 @@ def worker_command(concurrency: int | None) -> None:
     if service.settings.queue == "celery":
         service.queue.run_worker(count)
         return
-    require_device(service.settings.device)  # a worker whose device is missing must not start
+    prepare_worker(service.settings)  # a worker whose device is missing must not start
     queue = service.queue
     click.echo(f"worker {queue.name}: {count} thread(s) on the local queue; Ctrl-C to stop", err=True)
     for i in range(count):

@@ -54,14 +54,17 @@ def pipeline_options(stored: dict, device: str) -> EnhanceOptions:
     return EnhanceOptions(**kept, device=device)
 
 
-def require_device(name: str) -> None:
-    """Refuse to start a worker whose ENHANCE_DEVICE cannot be used here: never a silent run elsewhere."""
+def prepare_worker(settings) -> None:
+    """Set up a process that runs jobs: its device must exist (never a silent run elsewhere), and it keeps
+    at most ``ENHANCE_MODEL_CACHE`` networks loaded."""
     from models.device import resolve_device
+    from models.registry import set_cache_size
 
     try:
-        resolve_device(name)
+        resolve_device(settings.device)
     except EnhanceError as exc:
-        raise ConfigError(f"ENHANCE_DEVICE={name}: {exc.detail}") from None
+        raise ConfigError(f"ENHANCE_DEVICE={settings.device}: {exc.detail}") from None
+    set_cache_size(settings.model_cache)
 
 
 class Watch:

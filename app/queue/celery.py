@@ -16,7 +16,7 @@ import time
 
 from celery import Celery
 
-from app.jobs.runner import is_dead, require_device, run_claimed_job, worker_name
+from app.jobs.runner import is_dead, prepare_worker, run_claimed_job, worker_name
 from app.jobs.segmented import plan_or_resume, run_segment
 from app.jobs.store import SegmentStore
 
@@ -106,7 +106,7 @@ class CeleryQueue:
         """Run a Celery worker in this process (threads share the loaded models) plus the janitor."""
         from app.service import Service
 
-        require_device(self.settings.device)  # refuse to start rather than run every job on the wrong device
+        prepare_worker(self.settings)  # refuse to start rather than run every job on the wrong device
         _active["service"] = Service(self.settings, self.store, self.storage, self)
         threading.Thread(target=self.janitor, daemon=True, name="janitor").start()
         worker = self.celery.Worker(

@@ -12,7 +12,7 @@ import fcntl
 import logging
 import threading
 
-from app.jobs.runner import is_dead, require_device, run_claimed_job, worker_name
+from app.jobs.runner import is_dead, prepare_worker, run_claimed_job, worker_name
 
 log = logging.getLogger("app.queue")
 
@@ -41,7 +41,7 @@ class LocalQueue:
         """Start trying to become this machine's queue process, in the background."""
         if self.settings.workers == 0:
             return
-        require_device(self.settings.device)  # this process runs jobs: its device must be there
+        prepare_worker(self.settings)  # this process runs jobs: its device must be there
         t = threading.Thread(target=self._become_leader, daemon=True, name="queue-leader")
         t.start()
         self.threads.append(t)
