@@ -21,8 +21,9 @@ def readme_block(marker: str) -> str:
 @needs_shared("media/onepiece_demo.mp4")
 def test_readme_curl_session(tmp_path):
     script = readme_block("curl-session")
-    work = tmp_path / "work"
+    work, downloads = tmp_path / "work", tmp_path / "downloads"
     work.mkdir()
+    downloads.mkdir()
     (tmp_path / "shared").symlink_to(SHARED)  # the block uses ../shared like a user in the repo root
     server = Server(tmp_path / "data").start()
     try:
@@ -31,11 +32,12 @@ def test_readme_curl_session(tmp_path):
             cwd=work,
             capture_output=True,
             text=True,
-            env={**os.environ, "BASE": server.url},
+            env={**os.environ, "BASE": server.url, "OUT": str(downloads)},
             timeout=600,
         )
         assert run.returncode == 0, run.stdout + run.stderr
-        info = read_video(work / "onepiece_demo-enhanced.mp4")
+        assert list(work.iterdir()) == []  # nothing lands in the folder the user runs it from
+        info = read_video(downloads / "onepiece_demo-lut3d.mp4")
         assert (
             info["frames"] == 48
             and (info["width"], info["height"]) == (640, 480)
