@@ -77,7 +77,8 @@ def _summarise(dst: Path, result) -> None:
     "output_path",
     required=True,
     type=click.Path(path_type=Path),
-    help="Output file (or folder when INPUT is a folder).",
+    help="Output file (or folder when INPUT is a folder): .mp4, .mov, .mkv or .webm for a video; "
+    ".png, .jpg, .webp, .bmp or .tiff for an image.",
 )
 @click.option("--model", default=None, help="Model name, chain a+b+c, or path to a .pth file.")
 @click.option("--outscale", type=float, default=None, help="Final scale (Lanczos after the network).")
