@@ -277,3 +277,12 @@ def test_pixel_limit_checked_before_work(tmp_path, monkeypatch):
     with pytest.raises(TooLarge, match="ENHANCE_MAX_OUTPUT_PIXELS"):
         enhance_file(src, tmp_path / "out.mp4", EnhanceOptions(model="bicubic", model_options={"scale": 4}))
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_16bit_image_to_an_8bit_format_is_reduced_without_an_opencv_warning(tmp_path, capfd):
+    src = tmp_path / "in.png"
+    cv2.imwrite(str(src), gradient_frame(20, 12, 0).astype(np.uint16) * 257)
+    for suffix in (".webp", ".bmp"):
+        enhance_file(src, tmp_path / f"out{suffix}", EnhanceOptions(model="bicubic", model_options=X2))
+        assert cv2.imread(str(tmp_path / f"out{suffix}"), cv2.IMREAD_UNCHANGED).dtype == np.uint8
+    assert "WARN" not in capfd.readouterr().err
