@@ -1,5 +1,7 @@
 """Enhancers: neural and reference models that turn frames into better frames. No Flask here."""
 
+# first: silences one dependency warning before any model module imports that dependency
+from . import dependency_warnings  # noqa: F401
 from .base import Enhancer, EnhancerInfo
 from .errors import EnhanceError
 from .options import OptionSpec

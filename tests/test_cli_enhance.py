@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from tests.conftest import REPO, SHARED_WEIGHTS
-from tests.media import make_audio_only, make_video, read_video
+from tests.media import gradient_frame, make_audio_only, make_video, read_video
 
 FLASK = [sys.executable, "-m", "flask"]
 
@@ -128,3 +130,72 @@ def test_folder_of_clips(tmp_path):
     assert result.returncode == 0, result.stderr
     assert read_video(tmp_path / "done" / "a.mp4")["frames"] == 8
     assert read_video(tmp_path / "done" / "b.mkv")["frames"] == 3
+
+
+def _image(path: Path) -> Path:
+    """A tiny PNG."""
+    cv2.imwrite(str(path), cv2.cvtColor(gradient_frame(24, 16, 0), cv2.COLOR_RGB2BGR))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make_input", "output", "extra", "words"),
+    [
+        (_image, "out.mp4", (), "an image input makes an image output: name the output .png"),
+        (make_video, "out.png", (), "a video input makes a video output: name the output .mp4"),
+        (make_video, "out.avi", (), "cannot write video as .avi: name the output .mp4, .mkv, .mov or .webm"),
+        (make_video, "out.mp4", ("--codec", "ffv1"), "ffv1 cannot be stored in .mp4: name the output .mkv"),
+        (make_video, "out.webm", ("--codec", "h264"), "h264 cannot be stored in .webm"),
+    ],
+    ids=["image-to-mp4", "video-to-png", "avi", "ffv1-in-mp4", "h264-in-webm"],
+)
+def test_output_that_cannot_be_written_exits_2_in_one_line(tmp_path, make_input, output, extra, words):
+    src = make_input(tmp_path / ("in.png" if make_input is _image else "in.mp4"))
+    out = tmp_path / output
+    result = flask("enhance", str(src), "-o", str(out), "--model", "bicubic", *extra)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: ") and words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [src.name]  # no output, no temporary file
+
+
+def test_webm_without_codec_is_vp9_and_keeps_the_audio(tmp_path):
+    src = make_video(tmp_path / "in.mp4")  # H.264 + AAC: the AAC must be transcoded (WebM holds Opus/Vorbis)
+    out = tmp_path / "out.webm"
+    result = flask("enhance", str(src), "-o", str(out), "--model", "bicubic", "--model-option", "scale=1")
+    assert result.returncode == 0, result.stderr
+    info, before = read_video(out), read_video(src)
+    assert (info["codec"], info["audio"], info["frames"]) == ("vp9", ["opus"], 8)
+    assert info["audio_seconds"][0] == pytest.approx(before["audio_seconds"][0], abs=0.05)
+
+
+def test_odd_sized_444_input_keeps_its_size_and_chroma(tmp_path):
+    src = make_video(tmp_path / "in.mp4", width=161, height=121, pix_fmt="yuv444p", audio=None)
+    out = tmp_path / "out.mp4"
+    result = flask("enhance", str(src), "-o", str(out), "--model", "bicubic", "--model-option", "scale=1")
+    assert result.returncode == 0, result.stderr
+    info = read_video(out)
+    assert (info["codec"], info["width"], info["height"], info["pix_fmt"]) == ("h264", 161, 121, "yuv444p")
+
+
+PROGRESS_LINE = re.compile(r"^in\.mp4: (\d+)/96 frames \(\d+%\), \d+\.\d fps, ETA \d+:\d\d:\d\d$")
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal_and_no_warnings(tmp_path):
+    src = make_video(tmp_path / "in.mp4", frames=96, audio=None)
+    out = tmp_path / "out.mp4"
+    # stderr is a pipe here, as when it goes to a log file or CI; bicubic x4 stands in for an SR model
+    result = flask("enhance", str(src), "-o", str(out), "--model", "bicubic")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    matched = [PROGRESS_LINE.match(line) for line in lines]
+    assert all(matched), lines  # nothing else on stderr: no dependency warning either
+    done = [int(m.group(1)) for m in matched]
+    assert len(done) >= 9 and done == sorted(done) and done[-1] == 96
+    assert "Warning" not in result.stdout
+
+
+def test_models_listing_has_no_dependency_warning():
+    result = flask("models")
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr and "Warning" not in result.stdout

@@ -11,6 +11,7 @@ from tqdm import tqdm
 from app.pipeline import EnhanceOptions, enhance_file
 from app.pipeline.interlace import DEINTERLACE_MODES
 from app.pipeline.options import CODECS, PRESETS
+from app.pipeline.progress import ProgressLines
 from models.device import DEVICES, PRECISIONS
 from models.errors import EnhanceError
 from models.registry import validate_model_options
@@ -34,8 +35,13 @@ def _parse_model_options(model: str, pairs: tuple[str, ...]) -> dict:
 
 
 def _run_one(src: Path, dst: Path, options: EnhanceOptions) -> None:
-    """Enhance one file with a progress bar on a terminal."""
-    bar = tqdm(desc=src.name, unit="frame", disable=None, leave=False, dynamic_ncols=True)
+    """Enhance one file: a progress bar on a terminal, plain progress lines on any other stderr."""
+    if not sys.stderr.isatty():
+        # a log file, CI or a pipe cannot show a bar: lines every 10% / 10 s, so a long job is seen moving
+        result = enhance_file(src, dst, options, progress=ProgressLines(src.name, _to_stderr))
+        _summarise(dst, result)
+        return
+    bar = tqdm(desc=src.name, unit="frame", leave=False, dynamic_ncols=True)
 
     def report(progress):
         if progress.frames_total and bar.total != progress.frames_total:
@@ -48,6 +54,16 @@ def _run_one(src: Path, dst: Path, options: EnhanceOptions) -> None:
         result = enhance_file(src, dst, options, progress=report)
     finally:
         bar.close()
+    _summarise(dst, result)
+
+
+def _to_stderr(line: str) -> None:
+    """Write one line to stderr (click flushes it, so a log file shows it at once)."""
+    click.echo(line, err=True)
+
+
+def _summarise(dst: Path, result) -> None:
+    """The one-line summary of a finished file, on stdout."""
     summary = f"{dst}: {result.frames} frame(s), {result.width}x{result.height}, {result.seconds:.1f} s"
     deint = result.deinterlaced
     if deint:
@@ -65,7 +81,8 @@ def _run_one(src: Path, dst: Path, options: EnhanceOptions) -> None:
     "output_path",
     required=True,
     type=click.Path(path_type=Path),
-    help="Output file (or folder when INPUT is a folder).",
+    help="Output file (or folder when INPUT is a folder): .mp4, .mov, .mkv or .webm for a video; "
+    ".png, .jpg, .webp, .bmp or .tiff for an image.",
 )
 @click.option("--model", default=None, help="Model name, chain a+b+c, or path to a .pth file.")
 @click.option("--outscale", type=float, default=None, help="Final scale (Lanczos after the network).")

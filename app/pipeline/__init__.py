@@ -10,14 +10,16 @@ from models import load_enhancer
 from models.registry import chain_scale
 
 from .atomic import atomic_output
-from .frames import even_size, scaled_size
+from .containers import check_codec, check_output
+from .encoders import frame_size
+from .frames import scaled_size
 from .hdr import pick_codec
 from .image import enhance_image
 from .limits import check_output_size
 from .options import EnhanceOptions
 from .probe import MediaInfo, probe
 from .progress import Progress, ProgressCallback
-from .video import CODECS, RunResult, enhance_video
+from .video import CODECS, RunResult, bit_depth, enhance_video
 
 __all__ = [
     "EnhanceOptions",
@@ -41,8 +43,9 @@ def check_request(
     options.validate()
     scale = chain_scale(options.model, options.model_options)
     size = scaled_size(info.width, info.height, scale, options.outscale)
-    if info.kind == "video" and CODECS[options.codec].needs_even:
-        size = even_size(*size)
+    if info.kind == "video":
+        bits = 16 if bit_depth(info.pix_fmt) > 8 else 8
+        size = frame_size(*size, CODECS[options.codec].pix_fmt(info.pix_fmt, bits))
     frames = (
         min(info.frames, options.frames)
         if info.frames and options.frames
@@ -53,10 +56,14 @@ def check_request(
 
 
 def with_codec(options: EnhanceOptions, info: MediaInfo, suffix: str) -> EnhanceOptions:
-    """``options`` with the codec resolved for this input and output container (see app.pipeline.hdr)."""
+    """``options`` with the codec resolved for this input and output file type; BadOption when the output
+    cannot be written that way (an image as a video, an unsupported container, a codec it cannot hold)."""
+    check_output(info.kind, suffix)
     if info.kind != "video":
         return options
-    return dataclasses.replace(options, codec=pick_codec(options.codec, info.hdr, suffix.lower()))
+    codec = pick_codec(options.codec, info.hdr, suffix.lower())
+    check_codec(codec, suffix)
+    return dataclasses.replace(options, codec=codec)
 
 
 def enhancer_for(options: EnhanceOptions):

@@ -27,18 +27,49 @@ class CodecChoice:
     """How one ``--codec`` value is encoded."""
 
     encoder: str
-    pix_fmt: str
-    pix_fmt_10bit: str
+    #: chroma formats it encodes (4:2:0, 4:2:2, 4:4:4); an input's own is kept when listed, else the first
+    chromas: tuple[str, ...]
+    ten_bit: bool  # high-bit-depth input is encoded at 10 bits (else 8)
     default_crf: int | None
-    needs_even: bool
+
+    def pix_fmt(self, input_pix_fmt: str | None, bits: int) -> str:
+        """The encoder's pixel format for an input in ``input_pix_fmt`` decoded at ``bits`` bits."""
+        chroma = chroma_of(input_pix_fmt)
+        chroma = chroma if chroma in self.chromas else self.chromas[0]
+        return f"yuv{chroma}p" + ("10le" if bits > 8 and self.ten_bit else "")
 
 
 CODECS = {
-    "h264": CodecChoice("libx264", "yuv420p", "yuv420p10le", 18, True),
-    "h265": CodecChoice("libx265", "yuv420p", "yuv420p10le", 20, True),
-    "vp9": CodecChoice("libvpx-vp9", "yuv420p", "yuv420p", 31, True),  # the bundled libvpx is 8-bit only
-    "ffv1": CodecChoice("ffv1", "yuv444p", "yuv444p10le", None, False),
+    # x264 (High 4:2:2 / High 4:4:4 Predictive) and x265 (RExt) keep 4:2:2 and 4:4:4, at 8 or 10 bits
+    "h264": CodecChoice("libx264", ("420", "422", "444"), True, 18),
+    "h265": CodecChoice("libx265", ("420", "422", "444"), True, 20),
+    "vp9": CodecChoice("libvpx-vp9", ("420", "422", "444"), False, 31),  # the bundled libvpx is 8-bit only
+    # lossless: always full chroma, so nothing is lost after the enhancer's RGB output either
+    "ffv1": CodecChoice("ffv1", ("444",), True, None),
 }
+
+
+def chroma_of(pix_fmt: str | None) -> str:
+    """Chroma subsampling of a pixel format: "444" (RGB too), "422", or "420" (grey and the rest)."""
+    if not pix_fmt:
+        return "420"
+    try:
+        components = av.VideoFormat(pix_fmt, 4, 4).components
+    except ValueError:
+        return "420"
+    if len(components) < 3:
+        return "420"  # grey: no chroma to keep; 4:2:0 is what every player reads
+    chroma = (components[1].width, components[1].height)
+    return {(4, 4): "444", (2, 4): "422"}.get(chroma, "420")
+
+
+def frame_size(width: int, height: int, pix_fmt: str) -> tuple[int, int]:
+    """``width`` x ``height`` rounded up to what ``pix_fmt`` can hold: even for subsampled chroma (4:2:0
+    both ways, 4:2:2 the width); 4:4:4 keeps any size."""
+    chroma = av.VideoFormat(pix_fmt, 4, 4).components[1]
+    return width + width % (4 // chroma.width), height + height % (4 // chroma.height)
+
+
 CODEC_IDS = {"h264": "h264", "h265": "hevc", "vp9": "vp9", "ffv1": "ffv1"}
 NVENC = "h264_nvenc"
 #: x264/x265 preset -> NVENC preset (p1 fastest .. p7 best)
@@ -71,10 +102,11 @@ def nvenc_usable() -> bool:
     return True
 
 
-def pick_encoder(codec: str, device_type: str, bits: int) -> str:
-    """The FFmpeg encoder for ``codec``: NVENC for 8-bit H.264 when the model runs on CUDA and it works."""
+def pick_encoder(codec: str, device_type: str, bits: int, chroma: str = "420") -> str:
+    """The FFmpeg encoder for ``codec``: NVENC for 8-bit 4:2:0 H.264 when the model runs on CUDA and it
+    works (4:4:4 stays on x264: not every NVENC generation encodes it)."""
     choice = CODECS[codec]
-    if codec == "h264" and device_type == "cuda" and bits == 8 and nvenc_usable():
+    if codec == "h264" and device_type == "cuda" and bits == 8 and chroma == "420" and nvenc_usable():
         return NVENC
     return choice.encoder
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from models.errors import BadOption
 
+from .containers import default_codec
+
 #: AVColorTransferCharacteristic values of the HDR transfers: 16 SMPTE ST 2084 (PQ), 18 ARIB STD-B67 (HLG)
 HDR_TRANSFERS = {16: "smpte2084", 18: "arib-std-b67"}
 BT2020 = 9  # AVColorPrimaries / AVColorSpace (non-constant luminance) value of BT.2020
@@ -93,4 +95,4 @@ def pick_codec(requested: str | None, hdr: HdrInfo | None, suffix: str) -> str:
         return requested or "h265"
     if requested:
         return requested
-    return "vp9" if suffix == ".webm" else "h264"
+    return default_codec(suffix)

@@ -19,6 +19,8 @@ from .progress import ProgressTracker
 from .video import RunResult
 
 _NO_ALPHA = {".jpg", ".jpeg"}
+#: formats OpenCV writes at 8 bits only (it would reduce 16-bit images itself, with a warning on stderr)
+_EIGHT_BIT = {".jpg", ".jpeg", ".webp", ".bmp"}
 
 
 def read_image(src) -> np.ndarray:
@@ -57,8 +59,8 @@ def enhance_image(
         out = np.concatenate([out, a], axis=2)
     if grey:
         out = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY)
-    if bits == 16 and tmp_dst.suffix.lower() in _NO_ALPHA:
-        out = (out / 257).round().astype(np.uint8)  # JPEG is 8-bit only
+    if bits == 16 and tmp_dst.suffix.lower() in _EIGHT_BIT:
+        out = (out / 257).round().astype(np.uint8)
     ok, encoded = cv2.imencode(tmp_dst.suffix or ".png", out)
     if not ok:
         raise BadOption(f"cannot write images as {tmp_dst.suffix!r}; use .png or .jpg")

@@ -28,8 +28,8 @@ from models.base import Enhancer
 from models.errors import BadOption, Canceled, InvalidVideo, OutputError
 
 from .compute import EnhanceStage, PendingFrames, stage_layout
-from .encoders import CODEC_IDS, CODECS, CodecChoice, encoder_options, pick_encoder
-from .frames import even_size, frame_to_planes, new_planes, scaled_size
+from .encoders import CODEC_IDS, CODECS, CodecChoice, chroma_of, encoder_options, frame_size, pick_encoder
+from .frames import frame_to_planes, new_planes, scaled_size
 from .interlace import Deinterlacer, decide
 from .options import EnhanceOptions
 from .probe import MediaInfo, open_input
@@ -97,7 +97,8 @@ class VideoRun:
         self.bits = 16 if bit_depth(info.pix_fmt) > 8 else 8
         self.choice = CODECS[options.codec]
         self.scaled = scaled_size(info.width, info.height, enhancer.scale, options.outscale)
-        self.final = even_size(*self.scaled) if self.choice.needs_even else self.scaled
+        self.pix_fmt = self.choice.pix_fmt(info.pix_fmt, self.bits)
+        self.final = frame_size(*self.scaled, self.pix_fmt)
         self.workers, self.batch = stage_layout(enhancer, info.width, info.height, options.batch)
         self.frames_in = queue.Queue(QUEUE_BATCHES)
         self.frames_out = queue.Queue(QUEUE_BATCHES)
@@ -119,10 +120,10 @@ class VideoRun:
             )
         rate = self.vin.average_rate or self.vin.guessed_rate or Fraction(25)
         device = self.enhancer.device.type
-        encoder = pick_encoder(self.options.codec, device, self.bits)
+        encoder = pick_encoder(self.options.codec, device, self.bits, chroma_of(self.pix_fmt))
         vout = self.out.add_stream(encoder, rate=rate * self.rate_factor)
         vout.width, vout.height = self.final
-        vout.pix_fmt = self.choice.pix_fmt_10bit if self.bits > 8 else self.choice.pix_fmt
+        vout.pix_fmt = self.pix_fmt
         vout.time_base = self.time_base
         vout.codec_context.time_base = self.time_base
         if self.deinterlace:
