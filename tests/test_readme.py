@@ -35,7 +35,7 @@ def test_readme_curl_session(tmp_path):
             timeout=600,
         )
         assert run.returncode == 0, run.stdout + run.stderr
-        info = read_video(work / "onepiece_demo-enhanced.mp4")
+        info = read_video(work / "onepiece_demo-lut3d.mp4")
         assert (
             info["frames"] == 48
             and (info["width"], info["height"]) == (640, 480)
