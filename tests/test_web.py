@@ -152,26 +152,22 @@ def test_upload_watch_compare_download(server, page, clip, tmp_path):
     sizes = page.eval_on_selector_all("#compare video", "vs => vs.map(v => [v.videoWidth, v.videoHeight])")
     assert sizes == [[64, 48], [64, 48]]
 
-    # the two videos move together: a seek or play of one drives the other
-    page.eval_on_selector("#before-slot video", "v => { v.currentTime = 0.3; }")
+    # the result drives (play button, position slider); the original follows it
+    page.eval_on_selector("#seek", "s => { s.value = '0.3'; s.dispatchEvent(new Event('input')); }")
     page.wait_for_function(
-        "() => Math.abs(document.querySelector('#after-slot video').currentTime - 0.3) < 0.06"
+        "() => Math.abs(document.querySelector('#before-slot video').currentTime - 0.3) < 0.01"
     )
-    page.eval_on_selector("#after-slot video", "v => { v.currentTime = 0.1; }")
-    page.wait_for_function(
-        "() => Math.abs(document.querySelector('#before-slot video').currentTime - 0.1) < 0.06"
-    )
-    page.eval_on_selector("#before-slot video", "v => v.play()")
-    page.wait_for_function("() => !document.querySelector('#after-slot video').paused")
-    page.eval_on_selector("#before-slot video", "v => { v.pause(); v.currentTime = 0; }")
-    page.wait_for_function("() => document.querySelector('#after-slot video').paused")
+    page.click("#play")
+    page.wait_for_function("() => !document.querySelector('#before-slot video').paused")
+    page.click("#play")
+    page.wait_for_function("() => document.querySelector('#before-slot video').paused")
 
     # the download link gives the same bytes as the API
     with page.expect_download() as info:
         download.click()
     saved = tmp_path / info.value.suggested_filename
     info.value.save_as(saved)
-    assert info.value.suggested_filename == "clip-enhanced.mp4"
+    assert info.value.suggested_filename == "clip-lut3d.mp4"
     assert saved.read_bytes() == requests.get(f"{server.url}/jobs/{job_id}/result", timeout=30).content
 
     # the recent-jobs list shows it, newest first, with its status and links
