@@ -411,9 +411,13 @@ def test_wipe_zoom_trimmed_original_and_estimate(server, page, tmp_path):
     for layer in ("#after-slot video", "#before-slot video"):
         rendered = box(page, layer)
         assert (rendered["w"], rendered["h"]) == (640, 480), layer
+    after_rendering = "v => getComputedStyle(v).imageRendering"
+    assert page.eval_on_selector("#after-slot video", after_rendering) == "auto"  # its own pixels, unscaled
     # 2:1 is larger than the view: grabbing the picture pans it
     page.click("[data-zoom='2']")
     assert (box(page, "#after-slot video")["w"], box(page, "#after-slot video")["h"]) == (1280, 960)
+    # enlarged, the result too is drawn pixel by pixel, not smoothed
+    page.wait_for_function("() => getComputedStyle(BA()[1]).imageRendering === 'pixelated'")
     view = box(page, "#wipe")
     start = page.eval_on_selector("#wipe", "v => [v.scrollLeft, v.scrollTop]")
     overflow = "v => v.scrollWidth > v.clientWidth && v.scrollHeight > v.clientHeight"

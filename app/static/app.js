@@ -658,11 +658,18 @@ function setZoom(zoom) {
   view.scrollTop = (height * scale - view.clientHeight) / 2;
 }
 
+// Whether the result is drawn larger than its own pixels (the class makes it nearest-neighbour too).
+function markEnlarged() {
+  const shown = $("stage").getBoundingClientRect().width * (window.devicePixelRatio || 1);
+  $("wipe").classList.toggle("enlarged", compare.width > 0 && shown > compare.width + 0.5);
+}
+
 function setupCompare() {
   const stage = $("stage");
   const view = $("wipe");
   const divider = $("divider");
   let drag = null;
+  new ResizeObserver(markEnlarged).observe(stage); // zoom, window size, panel layout
   stage.addEventListener("pointerdown", (e) => {
     if (e.button !== 0) return;
     // zoomed, the picture pans when grabbed anywhere but on the divider; at "fit" a press moves the divider
