@@ -139,8 +139,11 @@ def openapi_document() -> dict:
         **form["properties"],
     }
     form["required"] = ["file"]
-    for name, value in FORM_EXAMPLE.items():
-        form["properties"][name]["example"] = value
+    for prop in form["properties"].values():
+        # an unset field is simply not sent: a "null" default would make Swagger UI's "Try it out" send the
+        # text "null", which the API (rightly) refuses
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
     job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
     security = [{"bearer": []}]
     errors = {
@@ -163,7 +166,10 @@ def openapi_document() -> dict:
                 "post": {
                     "summary": "Submit a video for enhancement",
                     "security": security,
-                    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": form}}},
+                    "requestBody": {
+                        "required": True,
+                        "content": {"multipart/form-data": {"schema": form, "example": FORM_EXAMPLE}},
+                    },
                     "responses": {
                         "202": {
                             **_json("JobDocument", "Accepted: the job is queued", {**JOB_EXAMPLE, **QUEUED}),
