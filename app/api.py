@@ -224,6 +224,14 @@ def list_jobs():
     )
 
 
+def download_name(input_name: str | None, model: str, suffix: str) -> str:
+    """``<input stem>-<model><suffix>``: the download says which model made it (chain ``a+b``: ``a_b``)."""
+    stem = Path(input_name or "").stem or "video"
+    # the same rule as the stem (secure_filename: ASCII letters, digits and ._- only, no leading dot)
+    tag = secure_filename(model.replace("+", "_")) or "enhanced"
+    return f"{stem}-{tag}{suffix}"
+
+
 @bp.get("/jobs/<job_id>/result")
 def get_result(job_id: str):
     """The enhanced file, with byte ranges and a Content-Disposition; 409 until the job succeeded."""
@@ -233,8 +241,7 @@ def get_result(job_id: str):
     path = Path(job.result_path or "")
     if job.files_removed or not path.is_file():
         raise ApiProblem(404, "Not Found", "the result has expired or was deleted", "result-gone")
-    stem = Path(job.input_name).stem or "video"
-    name = f"{stem}-enhanced{path.suffix}"
+    name = download_name(job.input_name, job.model, path.suffix)
     mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return send_file(
         path, mimetype=mimetype, as_attachment=True, download_name=name, conditional=True, max_age=0

@@ -1,4 +1,4 @@
-"""API keys: with ENHANCE_API_KEYS set, every route but /healthz, /readyz and / needs a Bearer key.
+"""API keys: with ENHANCE_API_KEYS set, every route but /healthz, /readyz, / (and its files) needs a key.
 
 Each key is a tenant; jobs store a hash of the key, never the key itself, and keys are never logged.
 """
@@ -12,7 +12,7 @@ from flask import Flask, current_app, g, request
 
 from .problems import ApiProblem
 
-OPEN_ENDPOINTS = {"ops.healthz", "ops.readyz", "web.index", "static"}
+OPEN_ENDPOINTS = {"ops.healthz", "ops.readyz", "web.index", "web.favicon", "static"}
 
 
 def tenant_of(key: str) -> str:

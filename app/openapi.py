@@ -26,23 +26,86 @@ RESULT_TYPES = {
 }
 
 
+# Examples shown by /docs (Swagger UI). tests/test_docs.py validates each against the pydantic model it
+# illustrates, so an example cannot drift from what the API accepts and returns.
+FORM_EXAMPLE = {"model": "realesr-animevideov3", "codec": "h264", "crf": 20, "frames": 24}
+JOB_EXAMPLE = {
+    "id": "5f0c6f1e9a7b4c2d8e3f1a2b3c4d5e6f",
+    "status": "succeeded",
+    "model": "realesr-animevideov3",
+    "options": {
+        "model": "realesr-animevideov3",
+        "outscale": None,
+        "tile": 0,
+        "precision": "auto",
+        "codec": "h264",
+        "crf": 20,
+        "preset": "veryfast",
+        "frames": 24,
+        "batch": 0,
+        "model_options": {},
+        "deinterlace": "auto",
+        "container": "mp4",
+    },
+    "progress": {"frames_done": 24, "frames_total": 24, "fraction": 1.0, "fps": 6.2, "eta_seconds": 0.0},
+    "created_at": "2025-01-01T12:00:00Z",
+    "started_at": "2025-01-01T12:00:01Z",
+    "finished_at": "2025-01-01T12:00:05Z",
+    "error": None,
+    "result_url": "/jobs/5f0c6f1e9a7b4c2d8e3f1a2b3c4d5e6f/result",
+    "worker": "host:1234",
+    "attempts": 1,
+    "input": {
+        "name": "clip.mp4",
+        "kind": "video",
+        "width": 480,
+        "height": 270,
+        "output_width": 1920,
+        "output_height": 1080,
+        "fps": 23.976,
+        "frames": 168,
+        "duration": 7.007,
+        "audio_streams": 1,
+        "interlaced": None,
+        "deinterlaced": None,
+    },
+}
+# the same job as POST /enhance answers it, just queued
+QUEUED = {
+    "status": "queued",
+    "progress": {"frames_done": 0, "frames_total": 24, "fraction": 0.0, "fps": None, "eta_seconds": None},
+    "started_at": None,
+    "finished_at": None,
+    "result_url": None,
+    "worker": None,
+    "attempts": 0,
+}
+PROBLEM_EXAMPLE = {
+    "type": "/problems/bad-request",
+    "title": "Bad Request",
+    "status": 400,
+    "detail": "codec: Input should be 'h264', 'h265', 'vp9' or 'ffv1'",
+}
+
+
 def _schema(model: type[BaseModel]) -> dict:
     """JSON schema of a model with refs into components."""
     return model.model_json_schema(ref_template=REF)
 
 
 def _problem(description: str) -> dict:
+    schema = {"$ref": REF.format(model="Problem")}
     return {
         "description": description,
-        "content": {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}},
+        "content": {"application/problem+json": {"schema": schema, "example": PROBLEM_EXAMPLE}},
     }
 
 
-def _json(model: str, description: str) -> dict:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": REF.format(model=model)}}},
-    }
+def _json(model: str, description: str, example: dict | None = None) -> dict:
+    content: dict = {"schema": {"$ref": REF.format(model=model)}}
+    if example is not None:
+        content["example"] = example
+    return {"description": description, "content": {"application/json": content}}
 
 
 def _query_params(model: type[BaseModel]) -> list[dict]:
@@ -83,6 +146,11 @@ def openapi_document() -> dict:
         "description": schemas.MODEL_OPTION_FIELDS,
     }
     form["description"] = schemas.MODEL_OPTION_FIELDS
+    for prop in form["properties"].values():
+        # an unset field is simply not sent: a "null" default would make Swagger UI's "Try it out" send the
+        # text "null", which the API (rightly) refuses
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
     job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
     security = [{"bearer": []}]
     errors = {
@@ -105,10 +173,13 @@ def openapi_document() -> dict:
                 "post": {
                     "summary": "Submit a video for enhancement",
                     "security": security,
-                    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": form}}},
+                    "requestBody": {
+                        "required": True,
+                        "content": {"multipart/form-data": {"schema": form, "example": FORM_EXAMPLE}},
+                    },
                     "responses": {
                         "202": {
-                            **_json("JobDocument", "Accepted: the job is queued"),
+                            **_json("JobDocument", "Accepted: the job is queued", {**JOB_EXAMPLE, **QUEUED}),
                             "headers": {"Location": {"schema": {"type": "string"}}},
                         },
                         **errors,
@@ -135,7 +206,7 @@ def openapi_document() -> dict:
                     "security": security,
                     "parameters": [job_id],
                     "responses": {
-                        "200": _json("JobDocument", "The job"),
+                        "200": _json("JobDocument", "The job", JOB_EXAMPLE),
                         "404": _problem("Unknown job"),
                         "401": errors["401"],
                     },

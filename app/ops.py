@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, render_template
+import importlib.util
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, send_from_directory
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 
@@ -91,7 +94,36 @@ def openapi():
     return jsonify(openapi_document())
 
 
+# Swagger UI's own files, from the pinned swagger-ui-py wheel (requirements.txt): served from this origin so
+# /docs works offline. Only the two files the page loads are reachable.
+SWAGGER_ASSETS = {"swagger-ui-bundle.js", "swagger-ui.css"}
+# Swagger UI sets styles through the DOM (allowed) and its CSS draws icons as data: SVGs; it calls only
+# this origin (the document, "Try it out"), and its validator badge is switched off in docs.js.
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def swagger_ui_dir() -> Path:
+    """The folder of Swagger UI's dist files inside the installed swagger-ui-py package (not imported)."""
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("swagger-ui-py is not installed: pip install -r requirements.txt")
+    return Path(spec.origin).parent / "static"
+
+
 @bp.get("/docs")
 def docs():
-    """A page that renders /openapi.json without any external script."""
-    return render_template("docs.html")
+    """Swagger UI over /openapi.json: an explorer with examples and "Try it out", nothing from elsewhere."""
+    response = current_app.make_response(render_template("docs.html"))
+    response.headers["Content-Security-Policy"] = DOCS_CSP
+    return response
+
+
+@bp.get("/docs/assets/<name>")
+def docs_asset(name: str):
+    """One of Swagger UI's files (its version is pinned, so browsers may keep it for a day)."""
+    if name not in SWAGGER_ASSETS:
+        abort(404)
+    return send_from_directory(swagger_ui_dir(), name, max_age=86400)

@@ -43,6 +43,14 @@ def index():
     return response
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """The page's icon where browsers look for it by default (an SVG: every current browser takes one)."""
+    return send_file(
+        Path(current_app.static_folder or "") / "favicon.svg", mimetype="image/svg+xml", max_age=86400
+    )
+
+
 @bp.get("/jobs/<job_id>/input")
 def job_input(job_id: str):
     """The job's original upload, with byte ranges; same key and tenant rules as the API (404 otherwise)."""

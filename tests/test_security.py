@@ -208,7 +208,7 @@ def test_hostile_upload_names_never_reach_a_path_or_a_header(server, clip):
         server.url + "/enhance", data=body, headers={**auth(KEY_A), "Content-Type": ctype}, timeout=30
     )
     assert r.status_code == 202, r.text
-    assert _check_download_name(server, r.json()) == "script-enhanced.mp4"
+    assert _check_download_name(server, r.json()) == "script-bicubic.mp4"
     # The same traversal as browsers send it (CR/LF percent-encoded): a flat, harmless name.
     r = submit(server, KEY_A, clip, name="../../etc/passwd\r\nX: y.mp4")
     assert r.status_code == 202, r.text

@@ -54,7 +54,7 @@ def test_upload_poll_download(server, clip, tmp_path):
     assert done["worker"] and ":" in done["worker"]
     result = requests.get(server.url + done["result_url"], timeout=30)
     assert result.status_code == 200
-    assert "filename=clip-enhanced.mp4" in result.headers["Content-Disposition"]
+    assert "filename=clip-realesr-animevideov3.mp4" in result.headers["Content-Disposition"]
     out = tmp_path / "out.mp4"
     out.write_bytes(result.content)
     info = read_video(out)

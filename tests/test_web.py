@@ -7,6 +7,7 @@ download: Playwright drives the system Chromium). Screenshots land in ``docs/scr
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.conftest import REPO
+from tests.conftest import REPO, needs_shared
 from tests.media import make_video
 from tests.server import Server
 
@@ -36,6 +37,7 @@ SCREENSHOTS = (
 )
 MAX_SCREENSHOT_BYTES = 300_000
 KEYS = "web-key-one,web-key-two"
+INTERLACE_PHOTO = "media/fivek_a1629.jpg"  # tests/test_interlace.py pans over it
 
 if os.environ.get("CI") and not CHROMIUM.exists():
     raise RuntimeError(
@@ -106,12 +108,15 @@ def videos_loaded(page) -> None:
     )
 
 
-def screenshot(page, name: str) -> Path:
-    """Save a full-page screenshot for the README, as a dithered 256-colour PNG so the repo stays small."""
+def screenshot(page, name: str, element: str | None = None) -> Path:
+    """Save a screenshot (the full page, or one element) for the README, as a dithered 256-colour PNG."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / name
     page.wait_for_timeout(1000)  # a screenshot, not an assertion: Chromium's video controls fade in
-    page.screenshot(path=str(path), full_page=True)
+    if element:
+        page.locator(element).screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path), full_page=True)
     with Image.open(path) as shot:
         rgb = shot.convert("RGB")
     palette = rgb.quantize(256)
@@ -152,26 +157,22 @@ def test_upload_watch_compare_download(server, page, clip, tmp_path):
     sizes = page.eval_on_selector_all("#compare video", "vs => vs.map(v => [v.videoWidth, v.videoHeight])")
     assert sizes == [[64, 48], [64, 48]]
 
-    # the two videos move together: a seek or play of one drives the other
-    page.eval_on_selector("#before-slot video", "v => { v.currentTime = 0.3; }")
+    # the result drives (play button, position slider); the original follows it
+    page.eval_on_selector("#seek", "s => { s.value = '0.3'; s.dispatchEvent(new Event('input')); }")
     page.wait_for_function(
-        "() => Math.abs(document.querySelector('#after-slot video').currentTime - 0.3) < 0.06"
+        "() => Math.abs(document.querySelector('#before-slot video').currentTime - 0.3) < 0.01"
     )
-    page.eval_on_selector("#after-slot video", "v => { v.currentTime = 0.1; }")
-    page.wait_for_function(
-        "() => Math.abs(document.querySelector('#before-slot video').currentTime - 0.1) < 0.06"
-    )
-    page.eval_on_selector("#before-slot video", "v => v.play()")
-    page.wait_for_function("() => !document.querySelector('#after-slot video').paused")
-    page.eval_on_selector("#before-slot video", "v => { v.pause(); v.currentTime = 0; }")
-    page.wait_for_function("() => document.querySelector('#after-slot video').paused")
+    page.click("#play")
+    page.wait_for_function("() => !document.querySelector('#before-slot video').paused")
+    page.click("#play")
+    page.wait_for_function("() => document.querySelector('#before-slot video').paused")
 
     # the download link gives the same bytes as the API
     with page.expect_download() as info:
         download.click()
     saved = tmp_path / info.value.suggested_filename
     info.value.save_as(saved)
-    assert info.value.suggested_filename == "clip-enhanced.mp4"
+    assert info.value.suggested_filename == "clip-lut3d.mp4"
     assert saved.read_bytes() == requests.get(f"{server.url}/jobs/{job_id}/result", timeout=30).content
 
     # the recent-jobs list shows it, newest first, with its status and links
@@ -307,3 +308,233 @@ def test_page_needs_no_other_origin(server):
         body = requests.get(f"{server.url}/static/{asset}", timeout=10)
         assert body.status_code == 200, asset
         assert "://" not in body.text, asset
+
+
+# window.BA(): the [before, after] videos of the comparison
+BA_JS = "window.BA = () => ['#before-slot video', '#after-slot video'].map(s => document.querySelector(s))"
+
+
+def box(page, selector: str) -> dict:
+    """The element's rectangle in CSS pixels, relative to the viewport."""
+    return page.eval_on_selector(
+        selector,
+        "e => { const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width, h: r.height}; }",
+    )
+
+
+def slot_at(page, x: float, y: float) -> str:
+    """Which layer of the before/after view is on top at a point: before-slot or after-slot."""
+    return page.evaluate(
+        "([x, y]) => { const e = document.elementFromPoint(x, y); const s = e && e.closest('.layer');"
+        " return s ? s.id : (e ? e.id || e.tagName : ''); }",
+        [x, y],
+    )
+
+
+def test_wipe_zoom_trimmed_original_and_estimate(server, page, tmp_path):
+    # 2 s at 24 fps: the preview (24 frames) is its first second
+    clip = make_video(tmp_path / "wide.mp4", width=160, height=120, frames=48, fps=24)
+    open_page(page, server.url + "/")
+    page.set_input_files("#file", str(clip))
+    page.select_option("#model", "bicubic")
+    page.click("#preview")
+    job_id = current_job_id(page)
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=60_000)
+    videos_loaded(page)
+    page.evaluate(BA_JS)
+    sizes = page.evaluate("() => BA().map(v => [v.videoWidth, v.videoHeight])")
+    assert sizes == [[160, 120], [640, 480]]  # before, after (x4)
+    rendering = page.eval_on_selector("#before-slot video", "v => getComputedStyle(v).imageRendering")
+    assert rendering == "pixelated"
+    expect(page.locator("#download")).to_have_text("Download wide-bicubic.mp4")
+
+    # after the preview: the whole video's time at the measured speed, said to be an estimate
+    doc = server.job(job_id)
+    assert doc["input"]["frames"] == 48 and doc["progress"]["frames_done"] == 24 and doc["progress"]["fps"]
+    estimate = page.locator("#job-estimate")
+    expect(estimate).to_contain_text("Estimate for the whole video (48 frames")
+    seconds = float(re.search(r"about ([\d.]+) s ", estimate.inner_text()).group(1))
+    assert seconds == pytest.approx(48 / doc["progress"]["fps"], abs=0.6)
+
+    # the divider dragged to a quarter: the original shows left of it, the result right of it
+    stage = box(page, "#stage")
+    divider = box(page, "#divider")
+    mid_y = stage["y"] + stage["h"] / 2
+    assert divider["x"] + divider["w"] / 2 == pytest.approx(stage["x"] + stage["w"] / 2, abs=2)
+    page.mouse.move(divider["x"] + divider["w"] / 2, mid_y + 40)
+    page.mouse.down()
+    page.mouse.move(stage["x"] + stage["w"] * 0.4, mid_y, steps=4)
+    page.mouse.move(stage["x"] + stage["w"] * 0.25, mid_y, steps=4)
+    page.mouse.up()
+    assert int(page.get_attribute("#divider", "aria-valuenow")) == pytest.approx(25, abs=1)
+    divider = box(page, "#divider")
+    assert divider["x"] + divider["w"] / 2 == pytest.approx(stage["x"] + stage["w"] * 0.25, abs=2)
+    assert slot_at(page, stage["x"] + stage["w"] * 0.15, mid_y) == "before-slot"
+    assert slot_at(page, stage["x"] + stage["w"] * 0.35, mid_y) == "after-slot"
+    assert slot_at(page, stage["x"] + stage["w"] * 0.9, mid_y) == "after-slot"
+    page.focus("#divider")
+    page.keyboard.press("ArrowRight")  # the divider is a keyboard slider too
+    assert int(page.get_attribute("#divider", "aria-valuenow")) == pytest.approx(27, abs=1)
+
+    # one frame for both: a seek of the result moves the original to the same time
+    page.eval_on_selector("#seek", "s => { s.value = '0.5'; s.dispatchEvent(new Event('input')); }")
+    page.wait_for_function(
+        "() => { const [b, a] = BA();"
+        " return !a.seeking && !b.seeking && Math.abs(a.currentTime - 0.5) < 0.01"
+        " && Math.abs(b.currentTime - a.currentTime) < 1 / 24; }"
+    )
+
+    # the original is trimmed to the result: the slider spans the result, and playing across the end loops
+    # both back to the start; the original never plays past the result's length
+    durations = page.evaluate("() => BA().map(v => v.duration)")
+    assert durations[0] == pytest.approx(2.0, abs=0.1) and durations[1] == pytest.approx(1.0, abs=0.1)
+    assert float(page.get_attribute("#seek", "max")) == pytest.approx(durations[1], abs=1e-6)
+    page.evaluate(
+        """() => { const [b, a] = BA();
+            window.beforeMax = 0; window.looped = false;
+            b.addEventListener('timeupdate', () => {
+                window.beforeMax = Math.max(window.beforeMax, b.currentTime); });
+            a.currentTime = a.duration - 0.15;
+            a.addEventListener('seeking', () => { if (a.currentTime < 0.5) window.looped = true; }); }"""
+    )
+    page.click("#play")
+    page.wait_for_function("() => window.looped && BA()[1].currentTime > 0.2")
+    page.click("#play")
+    page.wait_for_function("() => document.querySelector('#before-slot video').paused")
+    assert page.evaluate("window.beforeMax") <= durations[1] + 1 / 24
+    assert page.eval_on_selector("#before-slot video", "v => v.currentTime") < 0.9
+
+    # 1:1: one screen pixel per pixel of the result, the original stretched to the same box
+    page.click("[data-zoom='1']")
+    expect(page.locator("[data-zoom='1']")).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate("devicePixelRatio") == 1
+    for layer in ("#after-slot video", "#before-slot video"):
+        rendered = box(page, layer)
+        assert (rendered["w"], rendered["h"]) == (640, 480), layer
+    after_rendering = "v => getComputedStyle(v).imageRendering"
+    assert page.eval_on_selector("#after-slot video", after_rendering) == "auto"  # its own pixels, unscaled
+    # 2:1 is larger than the view: grabbing the picture pans it
+    page.click("[data-zoom='2']")
+    assert (box(page, "#after-slot video")["w"], box(page, "#after-slot video")["h"]) == (1280, 960)
+    # enlarged, the result too is drawn pixel by pixel, not smoothed
+    page.wait_for_function("() => getComputedStyle(BA()[1]).imageRendering === 'pixelated'")
+    view = box(page, "#wipe")
+    start = page.eval_on_selector("#wipe", "v => [v.scrollLeft, v.scrollTop]")
+    overflow = "v => v.scrollWidth > v.clientWidth && v.scrollHeight > v.clientHeight"
+    assert page.eval_on_selector("#wipe", overflow)
+    x, y = view["x"] + view["w"] * 0.8, view["y"] + view["h"] * 0.6
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x - 150, y - 60, steps=5)
+    page.mouse.up()
+    moved = page.eval_on_selector("#wipe", "v => [v.scrollLeft, v.scrollTop]")
+    assert moved == [start[0] + 150, start[1] + 60]
+    assert int(page.get_attribute("#divider", "aria-valuenow")) == pytest.approx(27, abs=1)  # panning only
+
+    # the README's picture: 1:1, divider in the middle, paused on a frame
+    page.click("[data-zoom='1']")
+    page.focus("#divider")
+    page.keyboard.press("End")
+    for _ in range(25):
+        page.keyboard.press("ArrowLeft")
+    page.eval_on_selector("#seek", "s => { s.value = '0.5'; s.dispatchEvent(new Event('input')); }")
+    videos_loaded(page)
+    page.locator("#divider").blur()
+    screenshot(page, "compare-wipe.png", element="#job")
+    assert page.console.unexpected() == []
+
+
+def test_every_model_described_options_as_fields_and_crf_per_codec(server, page, clip):
+    models = requests.get(server.url + "/models", timeout=10).json()
+    open_page(page, server.url + "/")
+    # every model, with its description, visible under the selector
+    items = page.locator("#model-list li")
+    expect(items).to_have_count(len(models))
+    for model in models:
+        item = page.locator(f"#model-list li[data-model='{model['name']}']")
+        expect(item.locator(".model-desc")).to_have_text(model["description"])
+        expect(item).to_be_visible()
+    page.click("#model-list li[data-model='nlmeans'] .model-name")
+    assert page.eval_on_selector("#model", "s => s.value") == "nlmeans"
+    expect(page.locator("#model-list li.selected")).to_have_attribute("data-model", "nlmeans")
+
+    # the selected model's options, one input each, named as the form field; only filled ones are sent
+    nlmeans = next(m for m in models if m["name"] == "nlmeans")
+    strength = page.locator("#option-strength")
+    expect(strength).to_be_visible()
+    assert strength.get_attribute("name") == "strength"
+    assert strength.get_attribute("placeholder") == f"{nlmeans['options']['strength']['default']} (default)"
+    expect(page.locator("#option-strength-hint")).to_contain_text(
+        nlmeans["options"]["strength"]["description"]
+    )
+    page.select_option("#model", "bicubic")
+    expect(page.locator("#option-strength")).to_have_count(0)
+    expect(page.locator("#option-scale")).to_be_visible()
+    page.select_option("#model", "lut3d")
+    expect(page.locator("#model-options")).to_be_hidden()
+    page.select_option("#model", "bicubic")
+    page.fill("#option-scale", "2")
+    sent = []
+
+    def capture(route):
+        sent.append(route.request.post_data_buffer)
+        route.fulfill(
+            status=400,
+            content_type="application/problem+json",
+            body='{"type": "/problems/bad-option", "title": "Bad option", "status": 400, "detail": "stub"}',
+        )
+
+    page.route("**/enhance", capture)
+    page.set_input_files("#file", str(clip))
+    page.click("button[type=submit]")
+    expect(page.locator("#form-error")).to_have_text("stub")
+    body = sent[0]
+    assert b'name="scale"\r\n\r\n2\r\n' in body and b'name="model"\r\n\r\nbicubic\r\n' in body
+    assert b'name="strength"' not in body and b'name="crf"' not in body  # empty fields are not sent
+
+    # CRF: 0-51 for H.264/H.265, 0-63 for VP9, none for lossless FFV1
+    for codec, top in (("h264", "51"), ("h265", "51"), ("vp9", "63")):
+        page.select_option("#codec", codec)
+        assert page.get_attribute("#crf", "max") == top
+        expect(page.locator("#crf")).to_be_enabled()
+        expect(page.locator("#crf-hint")).to_have_text(f"0–{top}, lower is better")
+    page.select_option("#codec", "ffv1")
+    expect(page.locator("#crf")).to_be_disabled()
+    expect(page.locator("#crf-hint")).to_contain_text("lossless")
+    assert page.console.unexpected(400) == []
+
+
+def test_docs_is_an_explorer_served_from_this_origin(server, page):
+    spec = requests.get(server.url + "/openapi.json", timeout=10).json()
+    operations = sum(len(item) for item in spec["paths"].values())
+    outside = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(server.url) else None)
+    page.goto(server.url + "/docs")
+    expect(page.locator(".opblock")).to_have_count(operations)
+    expect(page.locator(".opblock-post .opblock-summary-path").first).to_have_text("/enhance")
+    # a job's example answer is there to read
+    page.click(".opblock-get:has(.opblock-summary-path[data-path='/jobs/{job_id}']) .opblock-summary")
+    example = page.locator(".opblock.is-open .response .microlight").first
+    expect(example).to_contain_text('"status": "succeeded"')
+    assert outside == []
+    assert page.console.unexpected() == []
+
+
+@needs_shared(INTERLACE_PHOTO, "weights/lut3d/LUTs.pth")
+def test_deinterlace_field_from_the_page(server, page, tmp_path):
+    from tests.test_interlace import FIELDS, pan_frames, weave, write
+
+    clip = write(tmp_path / "tv.mp4", weave(pan_frames()), 25, flagged=True)
+    open_page(page, server.url + "/")
+    page.set_input_files("#file", str(clip))
+    page.select_option("#model", "lut3d")
+    page.select_option("#deinterlace", "field")
+    page.click("button[type=submit]")
+    job_id = current_job_id(page)
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=60_000)
+    expect(page.locator("#job-summary")).to_contain_text("deinterlaced (field: one frame per field)")
+    doc = server.job(job_id)
+    assert doc["options"]["deinterlace"] == "field"
+    assert doc["input"]["deinterlaced"] == {"mode": "field", "parity": "tff"}
+    assert doc["progress"]["frames_done"] == FIELDS  # one frame per field: twice the woven frames
+    assert page.console.unexpected() == []

@@ -189,6 +189,7 @@ async function loadModels() {
     }
   }
   select.replaceChildren(...[ready, unavailable].filter((g) => g.children.length));
+  renderModelList();
   const usable = (name) => state.models.some((m) => m.name === name && !unavailableReason(m));
   const first = state.models.find((m) => !unavailableReason(m));
   select.value = [previous, DEFAULT_MODEL].find(usable) || (first ? first.name : "");
@@ -196,22 +197,91 @@ async function loadModels() {
   modelChanged();
 }
 
+// Every model with its one-line description, so the choice is made knowing what each does; a usable one
+// can be picked from here too.
+function renderModelList() {
+  const items = state.models.map((model) => {
+    const reason = unavailableReason(model);
+    const item = el("li", { "data-model": model.name, class: reason ? "unavailable" : "" });
+    const head = el("div", { class: "model-head" });
+    const name = el("button", { type: "button", class: "model-name" }, model.name);
+    name.disabled = Boolean(reason);
+    name.addEventListener("click", () => {
+      $("model").value = model.name;
+      modelChanged();
+    });
+    head.append(name, el("span", { class: "hint" }, `${model.task}, ×${model.scale}`));
+    item.append(head, el("p", { class: "model-desc" }, model.description || ""));
+    if (reason) item.append(el("p", { class: "hint" }, reason));
+    return item;
+  });
+  $("model-list").replaceChildren(...items);
+}
+
 function modelChanged() {
   const model = state.models.find((m) => m.name === $("model").value);
   const info = $("model-info");
+  for (const item of $("model-list").children) {
+    item.classList.toggle("selected", Boolean(model) && item.dataset.model === model.name);
+  }
+  renderModelOptions(model);
   if (!model) {
     info.textContent = "";
     return;
   }
   info.textContent = [model.description, `licence: ${model.licence}`, "weights ready"].filter(Boolean).join(" · ");
   $("outscale").placeholder = `×${model.scale} (model)`;
-  const denoise = model.options && model.options.denoise_strength;
-  $("denoise-field").hidden = !denoise;
-  $("denoise_strength").disabled = !denoise; // disabled fields are not submitted
-  if (denoise) {
-    $("denoise_strength").value = denoise.default;
-    $("denoise-value").textContent = denoise.default;
+}
+
+// The selected model's own options (GET /models "options"): one input each, named as the form field the
+// API takes. Empty means the model's default and is not sent. type/minimum/maximum are used when the
+// server lists them; otherwise the default's JSON type decides the input.
+function renderModelOptions(model) {
+  const box = $("model-options");
+  const options = Object.entries((model && model.options) || {});
+  const taken = new Set([...$("enhance-form").elements].filter((f) => !box.contains(f)).map((f) => f.name));
+  const fields = options.filter(([name]) => !taken.has(name)).map(([name, spec]) => optionField(name, spec || {}));
+  box.replaceChildren(el("legend", {}, `${model ? model.name : "Model"} options`), ...fields);
+  box.hidden = fields.length === 0;
+}
+
+function optionField(name, spec) {
+  const id = `option-${name}`;
+  const field = el("div", { class: "field" });
+  const type = spec.type || (typeof spec.default === "boolean" ? "boolean" : typeof spec.default);
+  let input;
+  if (type === "boolean") {
+    input = el("select", { id, name });
+    input.append(el("option", { value: "" }, `default (${spec.default ? "on" : "off"})`));
+    input.append(el("option", { value: "true" }, "on"), el("option", { value: "false" }, "off"));
+  } else if (Array.isArray(spec.enum)) {
+    input = el("select", { id, name });
+    input.append(el("option", { value: "" }, `default (${spec.default ?? "model's"})`));
+    for (const value of spec.enum) input.append(el("option", { value: String(value) }, String(value)));
+  } else if (["number", "integer"].includes(type)) {
+    input = el("input", { id, name, type: "number", inputmode: "decimal", step: type === "integer" ? "1" : "any" });
+    if (spec.minimum !== undefined && spec.minimum !== null) input.min = String(spec.minimum);
+    if (spec.maximum !== undefined && spec.maximum !== null) input.max = String(spec.maximum);
+  } else {
+    input = el("input", { id, name, type: "text", spellcheck: "false" });
   }
+  if (input.tagName === "INPUT") input.placeholder = spec.default === undefined ? "model's default" : `${spec.default} (default)`;
+  const hintId = `${id}-hint`;
+  const range = spec.minimum !== undefined && spec.maximum !== undefined ? ` (${spec.minimum}–${spec.maximum})` : "";
+  input.setAttribute("aria-describedby", hintId);
+  field.append(el("label", { for: id }, name), input, el("span", { class: "hint", id: hintId }, `${spec.description || ""}${range}`));
+  return field;
+}
+
+// CRF ranges follow the codec (x264/x265: 0-51, libvpx-vp9: 0-63); FFV1 is lossless and takes none.
+const CRF_MAX = { h264: 51, h265: 51, vp9: 63 };
+
+function codecChanged() {
+  const max = CRF_MAX[$("codec").value];
+  const crf = $("crf");
+  crf.disabled = max === undefined; // disabled fields are not submitted
+  if (max !== undefined) crf.max = String(max);
+  $("crf-hint").textContent = max === undefined ? "lossless: no CRF" : `0–${max}, lower is better`;
 }
 
 // -- file choice and submit --------------------------------------------------------------------------------
@@ -305,6 +375,7 @@ function clearResult() {
   $("before-slot").replaceChildren();
   $("after-slot").replaceChildren();
   $("compare").hidden = true;
+  showText("job-estimate", "");
   const download = $("download");
   download.hidden = true;
   download.removeAttribute("href");
@@ -371,6 +442,8 @@ function summaryOf(doc) {
   const to = fmtSize(input.output_width, input.output_height);
   if (from && to) parts.push(`${from} → ${to}`);
   if (doc.options && doc.options.frames) parts.push(`preview: first ${doc.options.frames} frames`);
+  const deint = input.deinterlaced;
+  if (deint) parts.push(`deinterlaced (${deint.mode === "field" ? "field: one frame per field" : "frame"})`);
   return parts.filter(Boolean).join(" · ");
 }
 
@@ -397,6 +470,23 @@ function progressText(doc) {
   }
 }
 
+// After a preview: how long the whole video would take at the speed the preview ran (an estimate: the
+// preview's speed includes the model's start-up, and a busy server is slower).
+function estimateText(doc) {
+  const input = doc.input || {};
+  const p = doc.progress || {};
+  if (doc.status !== "succeeded" || !(doc.options && doc.options.frames) || !input.frames) return "";
+  const perInputFrame = input.deinterlaced && input.deinterlaced.mode === "field" ? 2 : 1;
+  const total = input.frames * perInputFrame;
+  if (total <= p.frames_done) return ""; // the "preview" was the whole video
+  const took = (Date.parse(doc.finished_at) - Date.parse(doc.started_at)) / 1000;
+  const fps = p.fps || (took > 0 ? p.frames_done / took : 0);
+  if (!fps) return "";
+  const length = input.duration ? `, ${fmtSeconds(input.duration)}` : "";
+  return `Estimate for the whole video (${total} frames${length}): about ${fmtSeconds(total / fps)} `
+    + `at the ${fps.toFixed(1)} fps this preview ran.`;
+}
+
 function renderJob(doc) {
   setStatus(doc.status);
   $("job-summary").textContent = summaryOf(doc);
@@ -404,6 +494,7 @@ function renderJob(doc) {
   if (doc.status === "queued") bar.removeAttribute("value"); // indeterminate while waiting
   else bar.value = doc.status === "succeeded" ? 1 : doc.progress.fraction;
   $("job-progress-text").textContent = progressText(doc);
+  showText("job-estimate", estimateText(doc));
   $("cancel").hidden = TERMINAL.has(doc.status);
   showText("job-error", doc.error ? `${doc.error.title}: ${doc.error.detail}` : "");
   if (doc.status !== state.lastStatus) {
@@ -450,18 +541,20 @@ const RESULT_TYPES = {
   ffv1: 'video/x-matroska; codecs="ffv1"',
 };
 
+// "<input stem>-<model>.<ext>", the same name as the server's Content-Disposition (app/api.py download_name)
 function resultName(doc) {
   const stem = ((doc.input && doc.input.name) || "video").replace(/\.[^.]*$/, "") || "video";
-  return `${stem}-enhanced.${(doc.options && doc.options.container) || "mp4"}`;
+  const model = (doc.model || "").replace(/\+/g, "_").replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^[._]+/, "");
+  return `${stem}-${model || "enhanced"}.${(doc.options && doc.options.container) || "mp4"}`;
 }
 
 function makeMedia(kind, url, label, muted) {
   const media = kind === "image"
     ? el("img", { alt: label })
-    : el("video", { controls: "", playsinline: "", preload: "auto", "aria-label": label });
+    : el("video", { playsinline: "", preload: "auto", "aria-label": label });
   // a file gone from the server (expired) or a format this browser cannot decode: say so in its place
   media.addEventListener("error", () => {
-    if (media.isConnected) media.replaceWith(el("p", { class: "hint" }, `${label}: this browser cannot show it.`));
+    if (media.isConnected) media.replaceWith(el("p", { class: "hint missing" }, `${label}: this browser cannot show it.`));
   });
   if (kind !== "image") media.muted = muted; // the result carries the same audio: one voice is enough
   media.src = url;
@@ -493,43 +586,188 @@ async function showResult(doc) {
   download.href = after;
   download.hidden = false;
 
-  const beforeLabel = `Before: original ${fmtSize(input.width, input.height)}`.trim();
+  const factor = input.width && input.output_width ? input.output_width / input.width : 0;
+  const enlarged = factor > 1 ? `, shown ×${+factor.toFixed(2)} pixel by pixel` : "";
+  const beforeLabel = `Before: original ${fmtSize(input.width, input.height)}${enlarged}`;
   const afterLabel = `After: ${doc.model} ${fmtSize(input.output_width, input.output_height)}`.trim();
   $("before-caption").textContent = beforeLabel;
   $("after-caption").textContent = afterLabel;
   const beforeNode = before
     ? makeMedia(kind, before, beforeLabel, true)
-    : el("p", { class: "hint" }, "The original upload is no longer stored.");
+    : el("p", { class: "hint missing" }, "The original upload is no longer stored.");
   const afterNode = playable
     ? makeMedia(kind, after, afterLabel, false)
-    : el("p", { class: "hint" }, `This browser cannot play ${codec}: download the file to watch it.`);
+    : el("p", { class: "hint missing" }, `This browser cannot play ${codec}: download the file to watch it.`);
   $("before-slot").replaceChildren(beforeNode);
   $("after-slot").replaceChildren(afterNode);
-  $("compare-hint").hidden = !(beforeNode instanceof HTMLVideoElement && afterNode instanceof HTMLVideoElement);
-  if (!$("compare-hint").hidden) syncVideos(beforeNode, afterNode);
+  const both = !beforeNode.classList.contains("missing") && !afterNode.classList.contains("missing");
+  // with one side missing the view shows the other whole, without a divider
+  $("divider").hidden = !both;
+  setWipe(both ? 0.5 : before ? 1 : 0);
+  compare.width = input.output_width || 0;
+  compare.height = input.output_height || 0;
+  setZoom("fit");
+  const videos = beforeNode instanceof HTMLVideoElement && afterNode instanceof HTMLVideoElement;
+  $("transport").hidden = kind === "image" || !(afterNode instanceof HTMLVideoElement);
+  if (afterNode instanceof HTMLVideoElement) driveTransport(afterNode);
+  if (videos) followVideo(beforeNode, afterNode);
   $("compare").hidden = false;
 }
 
-// Play, pause, seek and speed of either video drive the other. Small thresholds stop the echo: a seek
-// caused by the other video lands where that one already is, so it does not bounce back.
-function syncVideos(a, b) {
-  for (const [me, other] of [[a, b], [b, a]]) {
-    me.addEventListener("play", () => {
-      if (other.paused) other.play().catch(() => {}); // autoplay refused: the user can press play there
-    });
-    me.addEventListener("pause", () => {
-      if (!other.paused && !me.ended) other.pause();
-    });
-    me.addEventListener("seeking", () => {
-      if (Math.abs(other.currentTime - me.currentTime) > 0.05) other.currentTime = me.currentTime;
-    });
-    me.addEventListener("ratechange", () => {
-      if (other.playbackRate !== me.playbackRate) other.playbackRate = me.playbackRate;
+// -- the before/after view: one picture, a divider to drag, zoom to the result's own pixels ----------------
+const compare = { zoom: "fit", wipe: 0.5, width: 0, height: 0 };
+
+function setWipe(fraction) {
+  compare.wipe = Math.min(1, Math.max(0, fraction));
+  $("stage").style.setProperty("--wipe", String(compare.wipe));
+  const divider = $("divider");
+  const percent = Math.round(compare.wipe * 100);
+  divider.setAttribute("aria-valuenow", String(percent));
+  divider.setAttribute("aria-valuetext", `${percent}% original`);
+}
+
+function wipeTo(clientX) {
+  const rect = $("stage").getBoundingClientRect();
+  if (rect.width) setWipe((clientX - rect.left) / rect.width);
+}
+
+// "fit": the whole picture in the panel; "1", "2": one (two) screen pixels per pixel of the result, in a view
+// that pans. The original is stretched to the same box with nearest neighbour (CSS pixelated), so each of
+// its pixels shows as a block and the upscale is judged against what it started from.
+function setZoom(zoom) {
+  compare.zoom = zoom;
+  for (const button of document.querySelectorAll("[data-zoom]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.zoom === zoom));
+  }
+  const stage = $("stage");
+  const view = $("wipe");
+  const { width, height } = compare;
+  if (width && height) stage.style.setProperty("--ratio", String(width / height));
+  const zoomed = zoom !== "fit" && width > 0 && height > 0;
+  view.classList.toggle("zoomed", zoomed);
+  if (!zoomed) {
+    stage.style.removeProperty("width");
+    stage.style.removeProperty("height");
+    return;
+  }
+  const scale = Number(zoom) / (window.devicePixelRatio || 1);
+  stage.style.width = `${width * scale}px`;
+  stage.style.height = `${height * scale}px`;
+  // keep the divider in sight: centre the view on it
+  view.scrollLeft = width * scale * compare.wipe - view.clientWidth / 2;
+  view.scrollTop = (height * scale - view.clientHeight) / 2;
+}
+
+// Whether the result is drawn larger than its own pixels (the class makes it nearest-neighbour too).
+function markEnlarged() {
+  const shown = $("stage").getBoundingClientRect().width * (window.devicePixelRatio || 1);
+  $("wipe").classList.toggle("enlarged", compare.width > 0 && shown > compare.width + 0.5);
+}
+
+function setupCompare() {
+  const stage = $("stage");
+  const view = $("wipe");
+  const divider = $("divider");
+  let drag = null;
+  new ResizeObserver(markEnlarged).observe(stage); // zoom, window size, panel layout
+  stage.addEventListener("pointerdown", (e) => {
+    if (e.button !== 0) return;
+    // zoomed, the picture pans when grabbed anywhere but on the divider; at "fit" a press moves the divider
+    if (e.target !== divider && view.classList.contains("zoomed")) {
+      drag = { pan: true, x: e.clientX, y: e.clientY, left: view.scrollLeft, top: view.scrollTop };
+    } else if (!divider.hidden) {
+      drag = { pan: false };
+      wipeTo(e.clientX);
+    } else {
+      return;
+    }
+    stage.setPointerCapture(e.pointerId);
+    stage.classList.add("dragging");
+    e.preventDefault();
+  });
+  stage.addEventListener("pointermove", (e) => {
+    if (!drag) return;
+    if (!drag.pan) {
+      wipeTo(e.clientX);
+      return;
+    }
+    view.scrollLeft = drag.left - (e.clientX - drag.x);
+    view.scrollTop = drag.top - (e.clientY - drag.y);
+  });
+  for (const type of ["pointerup", "pointercancel"]) {
+    stage.addEventListener(type, () => {
+      drag = null;
+      stage.classList.remove("dragging");
     });
   }
-  // decoders drift apart on long videos: the result follows the original
-  a.addEventListener("timeupdate", () => {
-    if (!a.paused && !b.paused && Math.abs(b.currentTime - a.currentTime) > 0.25) b.currentTime = a.currentTime;
+  divider.addEventListener("keydown", (e) => {
+    const step = e.shiftKey ? 0.1 : 0.02;
+    const moves = { ArrowLeft: -step, ArrowDown: -step, ArrowRight: step, ArrowUp: step, Home: -1, End: 1 };
+    if (!(e.key in moves)) return;
+    e.preventDefault();
+    setWipe(compare.wipe + moves[e.key]);
+  });
+  for (const button of document.querySelectorAll("[data-zoom]")) {
+    button.addEventListener("click", () => setZoom(button.dataset.zoom));
+  }
+}
+
+// The result drives: the play button and the position slider act on it, and it loops over its own
+// length. The original follows it (below), so before and after always show the same moment.
+function driveTransport(after) {
+  const seek = $("seek");
+  const play = $("play");
+  after.loop = true;
+  const show = () => {
+    seek.value = String(after.currentTime);
+    $("time").textContent = `${after.currentTime.toFixed(2)} s / ${(after.duration || 0).toFixed(2)} s`;
+  };
+  after.addEventListener("durationchange", () => {
+    seek.max = String(after.duration || 1);
+    show();
+  });
+  after.addEventListener("timeupdate", show);
+  after.addEventListener("seeked", show);
+  after.addEventListener("play", () => {
+    play.textContent = "Pause";
+  });
+  after.addEventListener("pause", () => {
+    play.textContent = "Play";
+  });
+  play.textContent = "Play";
+  play.onclick = () => (after.paused ? after.play().catch(() => {}) : after.pause());
+  seek.oninput = () => {
+    after.currentTime = Number(seek.value);
+  };
+}
+
+// The original follows the result's play, pause, seek and speed, and never plays past the result's end:
+// a one-second preview is compared with the first second of the original, not played next to all of it.
+function followVideo(before, after) {
+  const align = () => {
+    if (Math.abs(before.currentTime - after.currentTime) > 0.001) before.currentTime = after.currentTime;
+  };
+  after.addEventListener("play", () => {
+    align();
+    before.play().catch(() => {}); // autoplay refused: the result still plays
+  });
+  after.addEventListener("pause", () => {
+    before.pause();
+    align();
+  });
+  after.addEventListener("seeking", align); // also fires when the result loops back to the start
+  after.addEventListener("ratechange", () => {
+    before.playbackRate = after.playbackRate;
+  });
+  // decoders drift apart on long videos: pull the original back to the result
+  after.addEventListener("timeupdate", () => {
+    if (!after.paused && Math.abs(before.currentTime - after.currentTime) > 0.1) align();
+  });
+  before.addEventListener("timeupdate", () => {
+    if (after.duration && before.currentTime > after.duration) {
+      before.pause();
+      align();
+    }
   });
 }
 
@@ -607,9 +845,9 @@ function start() {
   $("key-form").addEventListener("submit", (e) => e.preventDefault()); // Enter already fired "change"
   $("file").addEventListener("change", fileChanged);
   $("model").addEventListener("change", modelChanged);
-  $("denoise_strength").addEventListener("input", (e) => {
-    $("denoise-value").textContent = e.target.value;
-  });
+  $("codec").addEventListener("change", codecChanged);
+  codecChanged();
+  setupCompare();
   $("enhance-form").addEventListener("submit", (e) => {
     e.preventDefault();
     submit(false);
