@@ -78,20 +78,47 @@ def scaled_size(size: tuple[int, int], scale: int) -> tuple[int, int]:
     return (-(-h // scale), -(-w // scale))
 
 
-def _binomial_taps(x: torch.Tensor) -> torch.Tensor:
-    """The 1-D binomial kernel [1, 4, 6, 4, 1] / 16 (its outer product is the original's 5x5 kernel)."""
-    return torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], dtype=x.dtype, device=x.device) / 16.0
+#: the 1-D binomial taps [1, 4, 6, 4, 1] / 16; their outer product is the original's 5x5 blur kernel
+BINOMIAL = (1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16)
+#: the blur followed by a bilinear halving (the mean of two neighbours): [1, 5, 10, 10, 5, 1] / 32
+BINOMIAL_HALVED = (1 / 32, 5 / 32, 10 / 32, 10 / 32, 5 / 32, 1 / 32)
+
+
+def _depthwise(x: torch.Tensor, taps: tuple[float, ...], stride: int = 1, padding: int = 0) -> torch.Tensor:
+    """The same separable 2-D kernel (outer product of ``taps``) on every channel of x (N, C, H, W).
+
+    Run as one 2-D depthwise conv in channels-last layout: oneDNN's fastest form on the CPU here
+    (4x faster than NCHW, and than two 1-D passes or shifted-slice sums).
+    """
+    c = x.shape[1]
+    line = torch.tensor(taps, dtype=x.dtype, device=x.device)
+    kernel = torch.outer(line, line).expand(c, 1, -1, -1).contiguous(memory_format=torch.channels_last)
+    x = x.contiguous(memory_format=torch.channels_last)
+    return F.conv2d(x, kernel, stride=stride, padding=padding, groups=c).contiguous()
 
 
 def lowpass(x: torch.Tensor) -> torch.Tensor:
-    """The 5x5 binomial blur with zero padding, per channel, as two separable passes (N, C, H, W)."""
-    n, c, h, w = x.shape
-    taps = _binomial_taps(x)
-    # one channel per batch item: the depthwise blur becomes a plain 1-channel conv over N*C planes
-    planes = x.reshape(n * c, 1, h, w)
-    planes = F.conv2d(planes, taps.view(1, 1, 5, 1), padding=(2, 0))
-    planes = F.conv2d(planes, taps.view(1, 1, 1, 5), padding=(0, 2))
-    return planes.view(n, c, h, w)
+    """The original's 5x5 binomial blur with zero padding, per channel (N, C, H, W)."""
+    return _depthwise(x, BINOMIAL, padding=2)
+
+
+def downsample(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Blur, then bilinear to the smaller ``size``; fused into one strided conv for exact even factors.
+
+    With align_corners=False an exact factor s samples the blurred frame halfway between pixels
+    s*i + s/2 - 1 and s*i + s/2, so blur + resize is one 6x6 kernel ([1,5,10,10,5,1]/32 squared) at
+    stride s: the same sums in another order, computed only where they are used. Other sizes (a side
+    not divisible by s) take the literal path.
+    """
+    h, w = x.shape[-2:]
+    s = h // size[0]
+    if s >= 2 and s % 2 == 0 and (h, w) == (size[0] * s, size[1] * s):
+        # output i reads rows s*i + s/2 - 3 .. s*i + s/2 + 2: padding 3 - s/2, a crop when negative
+        pad = 3 - s // 2
+        if pad < 0:
+            x, pad = x[..., -pad:, -pad:], 0
+        return _depthwise(x, BINOMIAL_HALVED, stride=s, padding=pad)[..., : size[0], : size[1]]
+    return bilinear(lowpass(x), size)
 
 
 def bilinear(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -106,7 +133,7 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     if size[0] < x.shape[-2] or size[1] < x.shape[-1]:
-        x = lowpass(x)
+        return downsample(x, size)
     return bilinear(x, size)
 
 
@@ -259,11 +286,10 @@ class TemporalFix(nn.Module):
         frames = window.reshape(b * WINDOW, 3, h, w)
         feats = self._run(self.encode, frames)
 
-        # frames and features of all 7 frames, blurred once and resized to every level needed
+        # frames and features of all 7 frames at every level needed, each level resized from full size
         both = torch.cat((frames, feats), dim=1)  # (B*7, 7, H, W)
-        blurred = lowpass(both)
         sizes = {scaled_size(full, s) for s in (*STAGE_SCALES, CONFIDENCE_SCALE)}
-        pyramid = {size: _split_window(bilinear(blurred, size), b) for size in sizes}
+        pyramid = {size: _split_window(resize(both, size), b) for size in sizes}
         times = torch.tensor(NEIGHBOUR_TIMES, device=window.device).view(1, n, 1, 1, 1)
 
         flow, conf_logit = self._align(pyramid, full, times, b)

@@ -129,7 +129,9 @@ def test_fp32_matches_the_original_network(reference_arch, s2, size):
         expected = reference_net(reference_arch, official_state(2))(window)
     ours = tf.temporalfix_frame(s2, window)
     assert ours.shape == expected.shape == (1, 3, size[1], size[0])
-    assert psnr(ours, expected.clamp(0, 1)) >= 40.0
+    assert psnr(ours, expected.clamp(0, 1)) >= 40.0  # the acceptance line
+    # in fact the same function: only fp32 rounding differs (a missing blur or gate would show here)
+    assert (ours - expected.clamp(0, 1)).abs().max() <= 1e-4
     # and it really filtered: the output is not just the centre frame
     assert psnr(ours, window[:, tf.CENTER]) < 60.0
 
