@@ -12,9 +12,9 @@ This is our own implementation of the architecture of ``vs_temporalfix/models/te
 ``temporalfix_s{0,1,2,3}*.pth`` load with ``strict=True``. The arithmetic is the original's, reorganised
 for speed where that changes nothing but rounding:
 
-* every downsample is "5x5 binomial low-pass at full resolution, then bilinear resize"; the low-pass of
-  the input frames and their features is the same for every pyramid level, so it is computed once (as two
-  separable 1-D passes) and each level is resized from it, instead of filtering per level and per tensor;
+* every downsample is "5x5 binomial low-pass at full resolution, then bilinear resize"; the input frames
+  and their features are resized to each level in one call (not per tensor), the blur runs as a
+  channels-last depthwise conv, and for exact even factors blur + resize is one strided 6x6 kernel;
 * tensors that are resized to the same size are concatenated and resized in one call;
 * the final warp moves the six neighbours and the validity mask in one ``grid_sample`` call;
 * convolutions run in the compute dtype (bf16 on CPUs that have it), everything else in fp32: flows and
