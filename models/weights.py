@@ -31,6 +31,11 @@ _RESRGAN = "https://github.com/xinntao/Real-ESRGAN/releases/download"
 _MIRNET = "https://github.com/swz30/MIRNetv2/releases/download/v1.0.0"
 _LUT3D = "https://github.com/HuiZeng/Image-Adaptive-3DLUT/raw/master/pretrained_models/sRGB"
 _ZERODCE = "https://github.com/Li-Chongyi/Zero-DCE/raw/master/Zero-DCE_code/snapshots"
+#: the vs-temporalfix 2.4.1 wheel on PyPI; the TemporalFix files are its members vs_temporalfix/models/<name>
+TEMPORALFIX_WHEEL = (
+    "https://files.pythonhosted.org/packages/70/7b/42cdcc6fec234b74047f49a50c38398c7e89f231fa90a19ebea0718b702d/"
+    "vs_temporalfix-2.4.1-py3-none-any.whl"
+)
 
 MANIFEST: dict[str, WeightsFile] = {
     f.path: f
@@ -110,6 +115,19 @@ MANIFEST: dict[str, WeightsFile] = {
             "a4395acb874f320375d9704997cef874eaaaaa26a1777ceb29a92b70f74c3612",
             320017,
             "CC BY-NC 4.0 (non-commercial)",
+        ),
+        # TemporalFix (pifroggi/vs_temporalfix, Apache-2.0): checksums from ../shared/README.md, equal to
+        # the members of the wheel below. The URL is the wheel itself, a zip holding all four files:
+        # models.download fetches plain files only, so these cannot be downloaded by `flask weights
+        # download` yet (the wheel fails the file's size/sha256 check); take the member out of the wheel.
+        *(
+            WeightsFile(f"temporalfix/temporalfix_{v}.pth", TEMPORALFIX_WHEEL, sha256, 2014353, "Apache-2.0")
+            for v, sha256 in (
+                ("s0_v1", "778b32d5c117b846912a93e88ea887541c797474784f6d896c5bfe92d71dd9fd"),
+                ("s1_v1.1", "092db03f1d47402f1cc21294afe31072f31ba7a0de76984e06f748c0b6f6b311"),
+                ("s2_v1", "f762c05f219ed0588044179f658adc0dcf6875b1d57310d8dff69424ad8f4b1b"),
+                ("s3_v1", "276c84c6e16a0f44df21c503118e0eaa812dc36c2500f539ed3d26934e7da303"),
+            )
         ),
     )
 }
