@@ -18,8 +18,10 @@ import hashlib
 import http.client
 import logging
 import os
+import shutil
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,10 +187,28 @@ def download(
         raise DownloadError(f"cannot create {target.parent}: {exc.strerror or exc}") from exc
     part = part_path(target)
     with _locked(part):
-        resumed = _transfer(entry, part, progress, timeout)
+        if entry.archive is not None:
+            resumed = _extract_member(entry, part, dest, progress, timeout)
+        else:
+            resumed = _transfer(entry, part, progress, timeout)
         check = _check_part(entry, part)
         os.replace(part, target)  # atomic: a reader sees no file or the whole checked one, never half
     return DownloadResult(entry, target, "downloaded", check.actual or "", check.status == OK, resumed)
+
+
+def _extract_member(entry: WeightsFile, part: Path, dest: Path | None, progress, timeout: float) -> int:
+    """Fetch ``entry``'s archive (checked like any download, kept for its other members), then copy the
+    member into ``part``; returns the archive bytes a resumed download kept."""
+    archive = download(entry.archive, dest, progress, timeout=timeout)
+    try:
+        with zipfile.ZipFile(archive.path) as bundle, bundle.open(entry.member) as src:
+            with open(part, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+    except KeyError:
+        raise DownloadError(f"{entry.archive.path} from {entry.url} has no member {entry.member}") from None
+    except zipfile.BadZipFile as exc:
+        raise DownloadError(f"{archive.path} is not a readable zip archive ({exc})") from None
+    return archive.resumed_from
 
 
 def _target_folder(entry: WeightsFile, dest: Path | None) -> Path:

@@ -25,16 +25,25 @@ class WeightsFile:
     sha256: str | None  # None only where no official checksum could be established (see README)
     size: int | None
     licence: str
+    #: set when the official file is only published inside a zip archive (e.g. a wheel): then ``archive``
+    #: is the archive's own entry (downloaded and checked like any file) and ``member`` the path inside it
+    archive: WeightsFile | None = None
+    member: str | None = None
 
 
 _RESRGAN = "https://github.com/xinntao/Real-ESRGAN/releases/download"
 _MIRNET = "https://github.com/swz30/MIRNetv2/releases/download/v1.0.0"
 _LUT3D = "https://github.com/HuiZeng/Image-Adaptive-3DLUT/raw/master/pretrained_models/sRGB"
 _ZERODCE = "https://github.com/Li-Chongyi/Zero-DCE/raw/master/Zero-DCE_code/snapshots"
-#: the vs-temporalfix 2.4.1 wheel on PyPI; the TemporalFix files are its members vs_temporalfix/models/<name>
-TEMPORALFIX_WHEEL = (
+#: the vs-temporalfix 2.4.1 wheel on PyPI: the only published home of the TemporalFix files (its members
+#: vs_temporalfix/models/<name>); sha256 and size of the wheel as PyPI serves it
+TEMPORALFIX_WHEEL = WeightsFile(
+    "temporalfix/vs_temporalfix-2.4.1-py3-none-any.whl",
     "https://files.pythonhosted.org/packages/70/7b/42cdcc6fec234b74047f49a50c38398c7e89f231fa90a19ebea0718b702d/"
-    "vs_temporalfix-2.4.1-py3-none-any.whl"
+    "vs_temporalfix-2.4.1-py3-none-any.whl",
+    "e55fe598cc62970ae9bb91f87495496236605cd40a77e3d64ad04c686495ca06",
+    11264829,
+    "Apache-2.0",
 )
 
 MANIFEST: dict[str, WeightsFile] = {
@@ -117,11 +126,17 @@ MANIFEST: dict[str, WeightsFile] = {
             "CC BY-NC 4.0 (non-commercial)",
         ),
         # TemporalFix (pifroggi/vs_temporalfix, Apache-2.0): checksums from ../shared/README.md, equal to
-        # the members of the wheel below. The URL is the wheel itself, a zip holding all four files:
-        # models.download fetches plain files only, so these cannot be downloaded by `flask weights
-        # download` yet (the wheel fails the file's size/sha256 check); take the member out of the wheel.
+        # the members of the wheel; `flask weights download` fetches the wheel once and takes them out
         *(
-            WeightsFile(f"temporalfix/temporalfix_{v}.pth", TEMPORALFIX_WHEEL, sha256, 2014353, "Apache-2.0")
+            WeightsFile(
+                f"temporalfix/temporalfix_{v}.pth",
+                TEMPORALFIX_WHEEL.url,
+                sha256,
+                2014353,
+                "Apache-2.0",
+                archive=TEMPORALFIX_WHEEL,
+                member=f"vs_temporalfix/models/temporalfix_{v}.pth",
+            )
             for v, sha256 in (
                 ("s0_v1", "778b32d5c117b846912a93e88ea887541c797474784f6d896c5bfe92d71dd9fd"),
                 ("s1_v1.1", "092db03f1d47402f1cc21294afe31072f31ba7a0de76984e06f748c0b6f6b311"),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import threading
+import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -435,3 +437,58 @@ def test_cli_verify_exits_1_on_a_corrupt_file(tmp_path, monkeypatch):
     result = CliRunner().invoke(weights_group, ["verify"])
     assert result.exit_code == 1
     assert "MISMATCH" in result.stdout and str(corrupt) in result.stderr
+
+
+# -- files published only inside an archive (the TemporalFix weights live in a wheel) -----------------------
+def _zip_with(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name, data in members.items():
+            bundle.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _member_entries(server: FakeServer, names: tuple[str, ...]) -> list[WeightsFile]:
+    """Manifest entries for members ``pkg/models/<name>.pth`` (content ``name * 999``) of the served zip."""
+    archive = WeightsFile(
+        "fake/bundle.whl", server.url, hashlib.sha256(server.payload).hexdigest(), len(server.payload), "MIT"
+    )
+    entries = []
+    for name in names:
+        content = name.encode() * 999
+        sha = hashlib.sha256(content).hexdigest()
+        member = f"pkg/models/{name}.pth"
+        entries.append(WeightsFile(f"fake/{name}.pth", server.url, sha, len(content), "MIT", archive, member))
+    return entries
+
+
+def test_a_member_of_an_archive_is_taken_out_checked_and_the_archive_fetched_once(server, tmp_path):
+    server.payload = _zip_with({f"pkg/models/{n}.pth": n.encode() * 999 for n in ("s0", "s2")})
+    s0, s2 = _member_entries(server, ("s0", "s2"))
+    first = dl.download(s0, tmp_path, timeout=5)
+    second = dl.download(s2, tmp_path, timeout=5)
+    assert first.status == second.status == "downloaded" and first.verified and second.verified
+    assert (tmp_path / "fake/s0.pth").read_bytes() == b"s0" * 999
+    assert (tmp_path / "fake/s2.pth").read_bytes() == b"s2" * 999
+    assert server.ranges == [None]  # the archive came once and serves every member
+    assert not list(tmp_path.rglob("*.part"))
+
+
+def test_a_member_that_fails_its_check_or_is_missing_leaves_nothing(server, tmp_path):
+    server.payload = _zip_with({"pkg/models/s0.pth": b"tampered"})
+    (s0,) = _member_entries(server, ("s0",))
+    with pytest.raises(WeightsCorrupt):
+        dl.download(s0, tmp_path, timeout=5)
+    (gone,) = _member_entries(server, ("s9",))
+    with pytest.raises(dl.DownloadError, match="has no member pkg/models/s9.pth"):
+        dl.download(gone, tmp_path, timeout=5)
+    assert not (tmp_path / "fake/s0.pth").exists() and not list(tmp_path.rglob("*.part"))
+
+
+def test_the_temporalfix_files_come_out_of_the_official_wheel():
+    for path in (f"temporalfix/temporalfix_{v}.pth" for v in ("s0_v1", "s1_v1.1", "s2_v1", "s3_v1")):
+        entry = weights.MANIFEST[path]
+        assert entry.archive is weights.TEMPORALFIX_WHEEL and entry.member.startswith(
+            "vs_temporalfix/models/"
+        )
+        assert entry.archive.sha256 and entry.archive.size
