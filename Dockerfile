@@ -1,4 +1,4 @@
-# GPU image of the service: gunicorn + embedded queue; weights on a volume.
+# GPU image of the service: gunicorn (HTTP) and worker processes under supervisord; weights on a volume.
 # Not built in this project's CI (no Docker engine there); linted with hadolint in the tests.
 FROM nvidia/cuda:13.0.0-cudnn-runtime-ubuntu24.04
 
@@ -31,5 +31,6 @@ VOLUME ["/data", "/weights"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
     CMD ["curl", "-fsS", "http://127.0.0.1:8000/healthz"]
-ENTRYPOINT ["/app/.venv/bin/gunicorn", "wsgi:app", "--bind", "0.0.0.0:8000", "--workers", "2", \
-            "--worker-class", "gthread", "--threads", "8", "--timeout", "120"]
+# supervisord runs gunicorn (HTTP only) and ENHANCE_WORKERS `flask worker` processes (app/supervise.py)
+ENV HOST=0.0.0.0 PORT=8000
+ENTRYPOINT ["/app/.venv/bin/python", "-m", "app.supervise"]

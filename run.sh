@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Serve the API and web page with gunicorn and the embedded queue (SQLite in ENHANCE_DATA_DIR).
+# Serve the API and web page (gunicorn) and run ENHANCE_WORKERS worker processes, supervised (app/supervise.py);
+# the embedded queue and SQLite in ENHANCE_DATA_DIR by default.
 # On a fresh machine: creates .venv in the repo root and installs requirements.txt first
 # (`./run.sh --install-only` stops there).
 set -euo pipefail
@@ -24,9 +25,8 @@ if [ "${1:-}" = "--install-only" ]; then
 fi
 echo "run.sh: weights are looked for in: ${ENHANCE_WEIGHTS_PATH:+$ENHANCE_WEIGHTS_PATH:}$(pwd)/weights" >&2
 .venv/bin/flask models >&2 || true
-echo "run.sh: serving on http://$HOST:$PORT (data in ${ENHANCE_DATA_DIR:-./data})" >&2
-exec .venv/bin/gunicorn wsgi:app \
-  --bind "$HOST:$PORT" \
-  --workers "${WEB_CONCURRENCY:-2}" --worker-class gthread --threads 8 \
-  --timeout 120 --graceful-timeout 30 \
-  --access-logfile - --error-logfile -
+echo "run.sh: serving on http://$HOST:$PORT (data in ${ENHANCE_DATA_DIR:-./data})," \
+  "with ${ENHANCE_WORKERS:-the default number of} worker process(es) under supervisord" >&2
+# supervisord runs gunicorn (HTTP only) and the `flask worker` processes, and restarts any that dies
+export HOST PORT
+exec .venv/bin/python -m app.supervise

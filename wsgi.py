@@ -1,10 +1,13 @@
-"""WSGI entry point for gunicorn (``gunicorn wsgi:app``): the app with its embedded queue running."""
+"""WSGI entry point for gunicorn (``gunicorn wsgi:app``): the HTTP API and page only.
+
+Jobs run in ``flask worker`` processes (``./run.sh`` starts and supervises them: ``app/supervise.py``).
+"""
 
 import sys
 
 from app import ConfigError, create_app
 
 try:
-    app = create_app({"START_QUEUE": True})
+    app = create_app()
 except ConfigError as exc:
     sys.exit(f"configuration error: {exc}")

@@ -10,8 +10,9 @@ from .config import ConfigError, Settings
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: settings from ENHANCE_* (``test_config["ENHANCE"]`` overrides them), routes, CLI.
 
-    The embedded queue starts only with ``START_QUEUE`` (``wsgi.py`` sets it for gunicorn), so CLI commands
-    and tests using the test client never run jobs behind the caller's back.
+    No job runs in the process that builds the app: ``flask worker`` processes run them (``./run.sh``
+    supervises them beside gunicorn), so CLI commands and tests using the test client never run jobs
+    behind the caller's back, and nothing a job does can take an HTTP process down.
     """
     app = Flask(__name__)
     test_config = dict(test_config or {})
@@ -37,8 +38,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(ops.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(api.bp)
-    if app.config.get("START_QUEUE"):
-        lazy.get().queue.start()
     return app
 
 

@@ -288,6 +288,4 @@ def _setup(state) -> None:
     app = state.app
     lazy = app.extensions["enhance"]
     ratelimit.init_app(app)
-    dispatcher = webhooks.configure(lazy.settings)
-    if app.config.get("START_QUEUE") and lazy.settings.webhook_secret:
-        dispatcher.start_sweeper(lazy.get().store)
+    webhooks.configure(lazy.settings)  # the workers' sweeper retries what a process could not send

@@ -85,6 +85,8 @@ class Settings:
     stale_seconds: float = 30.0
     segment_frames: int = 0
     model_cache: int = 2
+    #: test-only: a worker kills itself with SIGSEGV after this many frames of a job's first attempt
+    test_segfault_after_frames: int | None = None
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -111,7 +113,9 @@ class Settings:
             broker_url=broker,
             default_model=env.get("ENHANCE_DEFAULT_MODEL", "").strip() or "realesr-animevideov3",
             device=device,
-            workers=_int(env, "ENHANCE_WORKERS", 1, minimum=0),
+            # worker processes ./run.sh starts beside the API: one in the embedded mode; in the Celery mode
+            # workers usually run on other (GPU) machines, so none unless asked for
+            workers=_int(env, "ENHANCE_WORKERS", 1 if queue == "local" else 0, minimum=0),
             max_upload_mb=_int(env, "ENHANCE_MAX_UPLOAD_MB", 2048, minimum=1),
             max_output_pixels=_int(env, "ENHANCE_MAX_OUTPUT_PIXELS", None, minimum=1),
             max_frames=_int(env, "ENHANCE_MAX_FRAMES", None, minimum=1),
@@ -125,6 +129,7 @@ class Settings:
             max_queued_per_key=_int(env, "ENHANCE_MAX_QUEUED_PER_KEY", None, minimum=1),
             max_stored_mb_per_key=_int(env, "ENHANCE_MAX_STORED_MB_PER_KEY", None, minimum=1),
             model_cache=_int(env, "ENHANCE_MODEL_CACHE", 2, minimum=1),
+            test_segfault_after_frames=_int(env, "ENHANCE_TEST_SEGFAULT_AFTER_FRAMES", None, minimum=1),
             webhook_tries=_int(env, "ENHANCE_WEBHOOK_TRIES", 8, minimum=1),
             webhook_backoff_seconds=_float(env, "ENHANCE_WEBHOOK_BACKOFF_SECONDS", 0.5, minimum=0.01),
             webhook_timeout_seconds=_float(env, "ENHANCE_WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1),

@@ -1,4 +1,4 @@
-"""A real gunicorn process serving the app, for tests that talk HTTP to it."""
+"""The real server of one machine, as ``./run.sh`` runs it: supervisord, gunicorn and worker processes."""
 
 from __future__ import annotations
 
@@ -33,10 +33,32 @@ def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "c
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-class Server:
-    """gunicorn wsgi:app in its own process group, with its own data folder."""
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (supervisord puts each child in its own process group, so a group kill
+    would miss them), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # the process ended while we looked
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
-    def __init__(self, data_dir: Path, workers: int = 1, env: dict | None = None):
+
+class Server:
+    """``python -m app.supervise`` (what ``./run.sh`` runs): gunicorn with ``workers`` HTTP processes and
+    ``job_workers`` ``flask worker`` processes under supervisord, with its own data folder."""
+
+    def __init__(self, data_dir: Path, workers: int = 1, env: dict | None = None, job_workers: int = 1):
         self.data_dir = data_dir
         self.workers = workers
         self.port = free_port()
@@ -47,34 +69,25 @@ class Server:
             "ENHANCE_WEIGHTS_PATH": str(SHARED_WEIGHTS),
             "ENHANCE_DEVICE": "cpu",
             "ENHANCE_HEARTBEAT_SECONDS": "0.5",
+            "ENHANCE_WORKERS": str(job_workers),
             **(env or {}),
         }
         self.proc: subprocess.Popen | None = None
         self.log = data_dir / "server.log"
 
     def start(self) -> Server:
-        """Start gunicorn and wait until /healthz answers."""
+        """Start everything and wait until /healthz answers."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log, "ab")  # noqa: SIM115 - owned by the child process
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "wsgi:app",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(self.workers),
-                "--worker-class",
-                "gthread",
-                "--threads",
-                "4",
-                "--timeout",
-                "120",
-            ],
+            [sys.executable, "-m", "app.supervise"],
             cwd=REPO,
-            env=self.env,
+            env={
+                **self.env,
+                "HOST": "127.0.0.1",
+                "PORT": str(self.port),
+                "WEB_CONCURRENCY": str(self.workers),
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -84,24 +97,41 @@ class Server:
 
     def _healthy(self) -> bool:
         if self.proc.poll() is not None:
-            raise AssertionError(f"gunicorn exited: {self.log.read_text()[-3000:]}")
+            raise AssertionError(f"the server exited: {self.log.read_text()[-3000:]}")
         try:
             return requests.get(self.url + "/healthz", timeout=2).status_code == 200
-        except (requests.ConnectionError, requests.Timeout):  # still booting (importing torch)
+        except (requests.ConnectionError, requests.Timeout):  # still booting
             return False
 
+    def worker_pids(self) -> list[int]:
+        """The pids of the ``flask worker`` processes now running."""
+        found = []
+        for pid in descendants(self.proc.pid):
+            try:
+                args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:  # it ended meanwhile
+                continue
+            if b"worker" in args and any(a.endswith(b"/flask") for a in args):
+                found.append(pid)
+        return found
+
     def kill(self) -> None:
-        """kill -9 the whole server: master and workers."""
+        """kill -9 everything at once, as a power loss would: supervisord, gunicorn and the workers."""
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            pids = [self.proc.pid, *descendants(self.proc.pid)]
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             self.proc.wait(10)
 
     def stop(self) -> None:
-        """Stop gracefully (SIGTERM), then make sure nothing is left."""
+        """Stop gracefully (supervisord stops its programs on SIGTERM), then make sure nothing is left."""
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.terminate()
             try:
-                self.proc.wait(15)
+                self.proc.wait(45)
             except subprocess.TimeoutExpired:
                 self.kill()
 

@@ -12,7 +12,7 @@ import torch
 
 from app.config import ConfigError, Settings
 from app.jobs.models import Job, utcnow
-from app.jobs.runner import is_dead, run_claimed_job, worker_name
+from app.jobs.runner import is_dead, prepare_worker, run_claimed_job, worker_name
 from app.jobs.store import JobStore
 from app.queue.local import LocalQueue
 from app.storage import Storage
@@ -210,8 +210,6 @@ def test_workers_refuse_to_start_on_a_missing_cuda_device(tmp_path):
     worker = flask("worker", env=env)  # exits at once instead of waiting for jobs
     assert worker.returncode != 0
     assert "ENHANCE_DEVICE=cuda" in worker.stderr and "CUDA is not available" in worker.stderr
-    queue = LocalQueue(
-        Settings().with_overrides({"data_dir": tmp_path, "device": "cuda", "workers": 1}), None, None
-    )
+    settings = Settings().with_overrides({"data_dir": tmp_path, "device": "cuda", "workers": 1})
     with pytest.raises(ConfigError, match="ENHANCE_DEVICE=cuda: .*CUDA is not available"):
-        queue.start()  # the embedded queue of ./run.sh's server: the server refuses to boot
+        prepare_worker(settings)  # what every worker process (local or Celery) runs first

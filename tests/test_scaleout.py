@@ -40,7 +40,7 @@ class Cluster:
         }
         _reset_database(postgres.url)
         self.data = tmp_path / "data"
-        self.api = Server(self.data, workers=2, env=self.env).start()
+        self.api = Server(self.data, workers=2, env=self.env, job_workers=0).start()  # workers below
         self.workers = [self._start_worker(i) for i in range(workers)]
         wait_until(lambda: len(self.api_get("/readyz")["workers"]) >= workers, 60, 0.2, "workers to beat")
 

@@ -538,3 +538,26 @@ def test_deinterlace_field_from_the_page(server, page, tmp_path):
     assert doc["input"]["deinterlaced"] == {"mode": "field", "parity": "tff"}
     assert doc["progress"]["frames_done"] == FIELDS  # one frame per field: twice the woven frames
     assert page.console.unexpected() == []
+
+
+def test_page_says_when_the_default_model_has_no_weights(server, page):
+    """A newcomer without weights is told why the default model is not selected (and how to fetch it)."""
+    models = requests.get(server.url + "/models", timeout=10).json()
+    default = "realesr-animevideov3"  # the server's default model (ENHANCE_DEFAULT_MODEL is not set)
+    for model in models:
+        if model["name"] == default:
+            model.update(ready=False, fetch=f"flask weights download {default}")
+
+    page.route("**/models", lambda route: route.fulfill(json=models))
+    page.goto(server.url + "/")
+    notice = page.locator("#model-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text(f"default model {default} is not available")
+    expect(notice).to_contain_text(f"flask weights download {default}")
+    selected = page.eval_on_selector("#model", "s => s.value")
+    assert selected and selected != default
+    expect(notice).to_contain_text(f"{selected} is selected instead")
+    page.unroute("**/models")
+    open_page(page, server.url + "/")  # with its weights there, the default is selected and nothing is said
+    assert page.eval_on_selector("#model", "s => s.value") == default
+    expect(notice).to_be_hidden()

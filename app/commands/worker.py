@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from app import webhooks
 from app.jobs.runner import prepare_worker
 
 
@@ -22,6 +23,8 @@ def worker_command(concurrency: int | None) -> None:
         service.queue.run_worker(count)
         return
     prepare_worker(service.settings)  # a worker whose device is missing must not start
+    if service.settings.webhook_secret:
+        webhooks.dispatcher().start_sweeper(service.store)  # retries webhooks a dead process left unsent
     queue = service.queue
     click.echo(f"worker {queue.name}: {count} thread(s) on the local queue; Ctrl-C to stop", err=True)
     for i in range(count):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -65,6 +66,19 @@ def prepare_worker(settings) -> None:
     except EnhanceError as exc:
         raise ConfigError(f"ENHANCE_DEVICE={settings.device}: {exc.detail}") from None
     set_cache_size(settings.model_cache)
+    global _segfault_after_frames
+    _segfault_after_frames = settings.test_segfault_after_frames
+
+
+#: the test-only fault hook (ENHANCE_TEST_SEGFAULT_AFTER_FRAMES): a real crash of the worker process, as a
+#: hostile file can make FFmpeg or torch crash, to test that the supervisor and the janitor recover the job
+_segfault_after_frames: int | None = None
+
+
+def _crash_if_asked(job, frames_done: int) -> None:
+    """Die with SIGSEGV mid-job when the test-only hook asks for it (first attempt only)."""
+    if _segfault_after_frames and job.attempts == 1 and frames_done >= _segfault_after_frames:
+        os.kill(os.getpid(), signal.SIGSEGV)
 
 
 class Watch:
@@ -125,9 +139,13 @@ def run_claimed_job(
     container = job.options.get("container", "mp4")
     result = storage.result_path(job_id, container)
     remove_leftovers(result.parent)
+    def report(p) -> bool:
+        _crash_if_asked(job, p.frames_done)
+        return store.progress(job_id, claim, p.frames_done, p.frames_total, p.fps, p.eta_seconds)
+
     watch = Watch(
         lambda: store.heartbeat(job_id, claim),
-        lambda p: store.progress(job_id, claim, p.frames_done, p.frames_total, p.fps, p.eta_seconds),
+        report,
         heartbeat_seconds,
         job_id,
     )

@@ -1,18 +1,16 @@
-"""The embedded queue: worker threads inside the server process that claim jobs from the job table.
+"""The embedded queue: ``flask worker`` processes claim jobs from the job table (no broker needed).
 
-With several gunicorn processes, only the process that holds ``<data_dir>/queue.lock`` runs workers, so
-``ENHANCE_WORKERS`` means threads per machine, not per process; the others retry the lock and take over
-if that process dies. Claiming is atomic in the database, so even two machines sharing it never run a
-job twice.
+``./run.sh`` runs ``ENHANCE_WORKERS`` of them beside gunicorn, supervised (``app/supervise.py``); the API
+only inserts rows. Claiming is atomic in the database, so several processes (even machines sharing the
+database) never run a job twice, and each worker's janitor takes back the jobs of a worker that died.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
 
-from app.jobs.runner import is_dead, prepare_worker, run_claimed_job, worker_name
+from app.jobs.runner import is_dead, run_claimed_job, worker_name
 
 log = logging.getLogger("app.queue")
 
@@ -28,7 +26,6 @@ class LocalQueue:
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
-        self._lock_file = None
         self.name = worker_name()
 
     # -- used by the API -------------------------------------------------------------------------
@@ -37,39 +34,10 @@ class LocalQueue:
         self.wake.set()
 
     # -- life cycle ------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Start trying to become this machine's queue process, in the background."""
-        if self.settings.workers == 0:
-            return
-        prepare_worker(self.settings)  # this process runs jobs: its device must be there
-        t = threading.Thread(target=self._become_leader, daemon=True, name="queue-leader")
-        t.start()
-        self.threads.append(t)
-
     def stop(self) -> None:
         """Ask every thread to stop after its current job."""
         self.stopping.set()
         self.wake.set()
-
-    def _become_leader(self) -> None:
-        """Take the machine-wide queue lock (retrying), then run the workers and the janitor."""
-        path = self.settings.data_dir / "queue.lock"
-        lock = open(path, "a+")  # noqa: SIM115 - held open for the life of the process
-        while not self.stopping.is_set():
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                self.stopping.wait(1.0)
-        else:
-            return
-        self._lock_file = lock
-        log.info("queue: %s runs %d worker thread(s)", self.name, self.settings.workers)
-        for i in range(self.settings.workers):
-            t = threading.Thread(target=self.work, daemon=True, name=f"worker-{i}")
-            t.start()
-            self.threads.append(t)
-        self.janitor()
 
     # -- loops -----------------------------------------------------------------------------------
     def work(self) -> None:

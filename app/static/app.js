@@ -159,7 +159,7 @@ function showText(id, text) {
 
 // -- models ------------------------------------------------------------------------------------------------
 function unavailableReason(model) {
-  if (!model.allowed) return "non-commercial licence: the server must set ENHANCE_ALLOW_NONCOMMERCIAL=1";
+  if (!model.allowed) return "non-commercial licence: not enabled by this server's operator";
   if (!model.ready) return `weights missing: ${model.fetch || "download them on the server"}`;
   return "";
 }
@@ -193,6 +193,15 @@ async function loadModels() {
   const usable = (name) => state.models.some((m) => m.name === name && !unavailableReason(m));
   const first = state.models.find((m) => !unavailableReason(m));
   select.value = [previous, DEFAULT_MODEL].find(usable) || (first ? first.name : "");
+  // Say so when the server's default model cannot be used, instead of quietly picking another one
+  const fallback = state.models.find((m) => m.name === DEFAULT_MODEL && unavailableReason(m));
+  showText(
+    "model-notice",
+    fallback && !usable(previous) && first
+      ? `The server's default model ${DEFAULT_MODEL} is not available (${unavailableReason(fallback)}); ` +
+          `${select.value} is selected instead.`
+      : "",
+  );
   if (!first) showText("form-error", "No model is ready on this server: see `flask models` there.");
   modelChanged();
 }
