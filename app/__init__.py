@@ -22,6 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_commands(app)
     settings = Settings.from_env().with_overrides(overrides)
+    configure_libraries(settings)
     from .logging_setup import configure_logging
     from .service import LazyService
 
@@ -41,4 +42,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
-__all__ = ["ConfigError", "create_app"]
+def configure_libraries(settings: Settings) -> None:
+    """Hand this process's settings down to the enhancers and the pipeline, which never read the environment:
+    the weights search path, the licence opt-in, and the decoder and output limits."""
+    from models import registry, weights
+
+    from .pipeline import limits
+
+    weights.set_search_path(settings.weights_path)
+    registry.set_allow_noncommercial(settings.allow_noncommercial)
+    limits.configure(settings.limits)
+
+
+__all__ = ["ConfigError", "configure_libraries", "create_app"]

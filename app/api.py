@@ -23,7 +23,6 @@ from .jobs.document import job_document
 from .jobs.models import ACTIVE, Job
 from .jobs.store import new_job_id
 from .pipeline.interlace import decide
-from .pipeline.probe import DecodeLimits
 from .pipeline.video import frames_wanted
 from .problems import ApiProblem
 from .schemas import EnhanceForm, ListQuery
@@ -147,13 +146,11 @@ def submit():
         if size_bytes == 0:
             raise ApiProblem(400, "No file", "the uploaded file is empty", "no-file")
         ratelimit.check_stored(svc.store, svc.storage, settings, owner(), size_bytes)
-        info = probe(
-            str(path),
-            DecodeLimits(settings.max_streams, settings.max_input_pixels, settings.max_duration_seconds),
-        )
+        limits = settings.limits  # the same bounds the worker applies (Settings.limits, one source)
+        info = probe(str(path), limits.decode)
         container = output_container(info, options.codec)
         options = with_codec(options, info, f".{container}")
-        size = check_request(info, options, settings.max_output_pixels, settings.max_frames)
+        size = check_request(info, options, limits.output)
         _check_weights(model)
         stored = options.to_dict()
         stored.pop("device", None)

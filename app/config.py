@@ -11,6 +11,33 @@ class ConfigError(Exception):
     """A configuration value is invalid; the message names the variable and what is allowed."""
 
 
+# The pipeline's bounds are plain values defined here, beside the settings they come from, so that one
+# object built from Settings reaches both the HTTP probe and the worker (and config stays import-light).
+@dataclass(frozen=True)
+class DecodeLimits:
+    """Bounds a crafted file cannot push the demuxer and decoder past, so it cannot exhaust memory or disk."""
+
+    max_streams: int = 64
+    max_pixels: int = 7680 * 4320  # per decoded frame, like the 8K default of the output limit
+    max_duration: float = 4 * 3600.0  # seconds
+
+
+@dataclass(frozen=True)
+class OutputLimits:
+    """Bounds on what the pipeline writes: pixels per output frame and frames per job (None: no limit)."""
+
+    max_pixels: int = 7680 * 4320  # 8K UHD per frame
+    max_frames: int | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every bound the pipeline enforces: on what it reads and on what it writes."""
+
+    decode: DecodeLimits = DecodeLimits()
+    output: OutputLimits = OutputLimits()
+
+
 def _int(env: dict, name: str, default: int | None, minimum: int = 0) -> int | None:
     """An integer variable (None allowed as default)."""
     raw = env.get(name, "").strip()
@@ -87,6 +114,7 @@ class Settings:
     model_cache: int = 2
     #: test-only: a worker kills itself with SIGSEGV after this many frames of a job's first attempt
     test_segfault_after_frames: int | None = None
+    weights_path: tuple[Path, ...] = ()  # searched before the repo's weights/ folder
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -140,6 +168,7 @@ class Settings:
             heartbeat_seconds=_float(env, "ENHANCE_HEARTBEAT_SECONDS", 2.0, minimum=0.1),
             stale_seconds=_float(env, "ENHANCE_STALE_SECONDS", 30.0, minimum=1),
             segment_frames=_int(env, "ENHANCE_SEGMENT_FRAMES", 0, minimum=0),
+            weights_path=_folders(env.get("ENHANCE_WEIGHTS_PATH", "")),
         )
 
     def with_overrides(self, overrides: dict) -> Settings:
@@ -152,12 +181,31 @@ class Settings:
         values.update(overrides)
         if not isinstance(values["data_dir"], Path):
             values["data_dir"] = Path(values["data_dir"]).resolve()
+        if isinstance(values["weights_path"], str):
+            values["weights_path"] = _folders(values["weights_path"])
+        values["weights_path"] = tuple(Path(p).expanduser() for p in values["weights_path"])
         return Settings(**values)
+
+    @property
+    def limits(self) -> Limits:
+        """The pipeline's bounds from ENHANCE_MAX_*: the same object for the upload's probe and the worker."""
+        output = OutputLimits(max_frames=self.max_frames)
+        if self.max_output_pixels is not None:
+            output = OutputLimits(self.max_output_pixels, self.max_frames)
+        return Limits(
+            DecodeLimits(self.max_streams, self.max_input_pixels, self.max_duration_seconds),
+            output,
+        )
 
     @property
     def sqlalchemy_url(self) -> str:
         """The job database: ENHANCE_DATABASE_URL, or SQLite in the data folder."""
         return self.database_url or f"sqlite:///{self.data_dir / 'jobs.sqlite3'}"
+
+
+def _folders(text: str) -> tuple[Path, ...]:
+    """A search path (``os.pathsep``-separated, empty entries skipped) as folders, ``~`` expanded."""
+    return tuple(Path(p).expanduser() for p in text.split(os.pathsep) if p.strip())
 
 
 def _valid_rate(text: str) -> bool:

@@ -92,9 +92,20 @@ def get_spec(name: str) -> ModelSpec:
         ) from None
 
 
+# The operator's licence opt-in, set once per process by whoever starts it (the app passes
+# ENHANCE_ALLOW_NONCOMMERCIAL through its Settings); refused until someone says otherwise.
+_allow_noncommercial = False
+
+
+def set_allow_noncommercial(allowed: bool) -> None:
+    """Accept (or refuse) non-commercial models in this process."""
+    global _allow_noncommercial
+    _allow_noncommercial = bool(allowed)
+
+
 def noncommercial_allowed() -> bool:
     """True when the operator opted in to non-commercial models (ENHANCE_ALLOW_NONCOMMERCIAL=1)."""
-    return os.environ.get("ENHANCE_ALLOW_NONCOMMERCIAL", "").strip().lower() in ("1", "true", "yes")
+    return _allow_noncommercial
 
 
 def check_licence(spec: ModelSpec) -> None:

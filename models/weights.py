@@ -7,7 +7,7 @@ Downloading and verifying live in :mod:`models.download`.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,11 +148,20 @@ MANIFEST: dict[str, WeightsFile] = {
 }
 
 
+# Folders searched before weights/: set once per process by whoever starts it (the app passes
+# ENHANCE_WEIGHTS_PATH through its Settings); enhancers never read the environment themselves.
+_search_path: tuple[Path, ...] = ()
+
+
+def set_search_path(folders: Iterable[str | Path]) -> None:
+    """Search ``folders`` (in order) before the repo's weights/ folder; an empty list leaves only weights/."""
+    global _search_path
+    _search_path = tuple(Path(f).expanduser() for f in folders)
+
+
 def search_dirs() -> list[Path]:
-    """The folders searched for weights, in order: ENHANCE_WEIGHTS_PATH entries, then weights/."""
-    dirs = [Path(p).expanduser() for p in os.environ.get("ENHANCE_WEIGHTS_PATH", "").split(os.pathsep) if p]
-    dirs.append(REPO_WEIGHTS_DIR)
-    return dirs
+    """The folders searched for weights, in order: those set by ``set_search_path``, then weights/."""
+    return [*_search_path, REPO_WEIGHTS_DIR]
 
 
 def locate(path: str) -> Path | None:

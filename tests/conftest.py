@@ -19,13 +19,27 @@ def needs_shared(*relpaths: str):
     return pytest.mark.skipif(bool(missing), reason=f"../shared lacks {', '.join(missing)}")
 
 
+def _configure_libraries() -> None:
+    """What the app factory hands down, at the test defaults: models/ and the pipeline never read the env."""
+    from app.config import Limits
+    from app.pipeline import limits
+    from models import registry, weights
+
+    weights.set_search_path([SHARED_WEIGHTS])
+    registry.set_allow_noncommercial(False)
+    limits.configure(Limits())
+
+
 @pytest.fixture(autouse=True)
 def _weights_env(monkeypatch):
-    """Every test sees the real shared weights and no licence opt-in unless it sets one."""
+    """Every test sees the real shared weights, no licence opt-in and the default limits unless it sets its
+    own: in this process (library calls) and in the environment (create_app and subprocesses)."""
     monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", str(SHARED_WEIGHTS))
     monkeypatch.delenv("ENHANCE_ALLOW_NONCOMMERCIAL", raising=False)
     monkeypatch.delenv("ENHANCE_MAX_OUTPUT_PIXELS", raising=False)
+    _configure_libraries()
     yield
+    _configure_libraries()  # a test's create_app or opt-in must not leak into the next test
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import subprocess
 import pytest
 from conftest import REPO, SHARED_WEIGHTS, needs_shared
 
+from app import create_app
+from models import registry, weights
 from models.catalog import catalog
 
 FLASK = REPO / ".venv" / "bin" / "flask"
@@ -87,15 +89,25 @@ def test_weights_verify(runs):
     )
 
 
-def test_catalog_follows_the_licence_opt_in(monkeypatch):
-    monkeypatch.setenv("ENHANCE_ALLOW_NONCOMMERCIAL", "1")
+def test_catalog_follows_the_licence_opt_in():
+    registry.set_allow_noncommercial(True)
     assert {e["name"]: e["allowed"] for e in catalog()}["zero-dce"] is True
-    monkeypatch.delenv("ENHANCE_ALLOW_NONCOMMERCIAL")
+    registry.set_allow_noncommercial(False)
+    assert {e["name"]: e["allowed"] for e in catalog()}["zero-dce"] is False
+
+
+def test_the_licence_opt_in_reaches_the_registry_through_settings(monkeypatch, tmp_path):
+    """ENHANCE_ALLOW_NONCOMMERCIAL: parsed by Settings, handed to models/ by create_app, never read there."""
+    monkeypatch.setenv("ENHANCE_ALLOW_NONCOMMERCIAL", "1")
+    assert {e["name"]: e["allowed"] for e in catalog()}["zero-dce"] is False  # the env alone: nothing
+    create_app({"ENHANCE": {"data_dir": tmp_path}})
+    assert {e["name"]: e["allowed"] for e in catalog()}["zero-dce"] is True
+    create_app({"ENHANCE": {"data_dir": tmp_path, "allow_noncommercial": False}})
     assert {e["name"]: e["allowed"] for e in catalog()}["zero-dce"] is False
 
 
 def test_catalog_readiness_follows_the_search_path(monkeypatch, tmp_path):
-    monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", str(tmp_path))
+    weights.set_search_path([tmp_path])
     monkeypatch.setattr("models.weights.REPO_WEIGHTS_DIR", tmp_path / "none")
     entries = {e["name"]: e for e in catalog()}
     assert not entries["lut3d"]["ready"] and entries["lut3d"]["fetch"] == "flask weights download lut3d"
@@ -103,17 +115,17 @@ def test_catalog_readiness_follows_the_search_path(monkeypatch, tmp_path):
     json.dumps(list(entries.values()))  # what GET /models will serialise
 
 
-def test_models_says_when_the_default_model_has_no_weights(tmp_path):
-    """A newcomer without weights learns which command makes the default model usable."""
-    from click.testing import CliRunner
-
-    from app.commands.models import models_command
-
+def test_models_says_when_the_default_model_has_no_weights(monkeypatch, tmp_path):
+    """A newcomer without weights learns which command makes the default model usable; the command takes
+    the default model and the weights path from the app's Settings."""
     if (REPO / "weights" / "lut3d").exists():
         pytest.skip("this checkout's own weights/ folder has lut3d")
-    empty = {"ENHANCE_WEIGHTS_PATH": str(tmp_path), "ENHANCE_DEFAULT_MODEL": "lut3d"}
-    missing = CliRunner().invoke(models_command, env=empty)
+    monkeypatch.setenv("ENHANCE_DEFAULT_MODEL", "lut3d")
+    monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", str(tmp_path))
+    missing = create_app({"ENHANCE": {"data_dir": tmp_path}}).test_cli_runner().invoke(args=["models"])
     assert missing.exit_code == 0, missing.output
     assert "The default model lut3d has no weights here: run `flask weights download lut3d`" in missing.output
-    ready = CliRunner().invoke(models_command, env={**empty, "ENHANCE_WEIGHTS_PATH": str(SHARED_WEIGHTS)})
+    assert str(tmp_path) in missing.output  # the search path the app handed down
+    app = create_app({"ENHANCE": {"data_dir": tmp_path, "weights_path": [SHARED_WEIGHTS]}})
+    ready = app.test_cli_runner().invoke(args=["models"])
     assert ready.exit_code == 0 and "has no weights here" not in ready.output

@@ -210,8 +210,8 @@ def test_extra_arch_needs_the_noncommercial_opt_in(mirnet_file, monkeypatch):
     assert "ENHANCE_ALLOW_NONCOMMERCIAL=1" in _one_line(exc, "mirnet-small.pth")
 
 
-def test_extra_arch_loads_with_opt_in(mirnet_file, monkeypatch):
-    monkeypatch.setenv("ENHANCE_ALLOW_NONCOMMERCIAL", "1")
+def test_extra_arch_loads_with_opt_in(mirnet_file):
+    registry.set_allow_noncommercial(True)
     enhancer = custom.load_checkpoint_enhancer(mirnet_file, CPU, torch.float32, 0)
     assert enhancer.info.noncommercial and enhancer.info.task == "enhance"
     assert enhancer.size_multiple == 4

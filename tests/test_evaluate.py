@@ -21,6 +21,7 @@ from app.evaluation.degrade import add_noise, crop_to_multiple, darken, downscal
 from app.evaluation.images import centre_crop, default_images, to_rgb8
 from app.evaluation.metrics import psnr, ssim
 from app.evaluation.plan import INPUT, parse_models
+from models import registry, weights
 from models.errors import BadOption, UnknownModel
 
 CHEAP = "bicubic,lanczos,lut3d,zero-dce"
@@ -154,8 +155,8 @@ def _fits(tasks) -> dict[str, list[str]]:
     return out
 
 
-def test_plan_matches_models_to_damages(monkeypatch):
-    monkeypatch.setenv("ENHANCE_ALLOW_NONCOMMERCIAL", "1")
+def test_plan_matches_models_to_damages():
+    registry.set_allow_noncommercial(True)
     degs = parse_degradations("x2,x4,noise25,x4+noise10,dark,jpeg20")
     names = "bicubic,realesr-animevideov3,lut3d,zero-dce,zero-dce+realesr-animevideov3"
     tasks, skipped = plan(parse_models(names), degs)
@@ -175,8 +176,8 @@ def test_plan_matches_models_to_damages(monkeypatch):
     assert [s.name for s in quiet] == []
 
 
-def test_plan_reports_licence_and_missing_weights(monkeypatch, tmp_path):
-    monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", f"{SHARED_WEIGHTS}")
+def test_plan_reports_licence_and_missing_weights(tmp_path):
+    weights.set_search_path([SHARED_WEIGHTS])
     degs = parse_degradations("x4,x4+noise10,noise25,dark")
     names = "zero-dce,realesrgan-x4plus,mirnetv2-denoise+realesr-animevideov3"
     tasks, skipped = plan(parse_models(names), degs)

@@ -217,7 +217,7 @@ def test_bf16_request_is_close_to_fp32(load):
 
 
 def test_weights_missing_names_the_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", str(tmp_path))
+    weights.set_search_path([tmp_path])
     monkeypatch.setattr(weights, "REPO_WEIGHTS_DIR", tmp_path / "absent")
     spec = registry._SPECS["lut3d"]
     with pytest.raises(WeightsMissing, match="lut3d/LUTs.pth"):
@@ -231,7 +231,7 @@ def test_weights_missing_names_the_file(tmp_path, monkeypatch):
 
 
 def test_unreadable_weights_are_corrupt(tmp_path, monkeypatch):
-    monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", str(tmp_path))
+    weights.set_search_path([tmp_path])
     monkeypatch.setattr(weights, "REPO_WEIGHTS_DIR", tmp_path / "absent")
     (tmp_path / "lut3d").mkdir()
     (tmp_path / "lut3d/LUTs.pth").write_bytes(b"not a checkpoint")

@@ -51,9 +51,9 @@ def weights_dir(tmp_path_factory, random_net):
 
 
 @pytest.fixture
-def opted_in(monkeypatch, weights_dir):
-    monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", str(weights_dir))
-    monkeypatch.setenv("ENHANCE_ALLOW_NONCOMMERCIAL", "1")
+def opted_in(weights_dir):
+    weights_module.set_search_path([weights_dir])
+    registry.set_allow_noncommercial(True)
     return weights_dir
 
 
@@ -81,8 +81,8 @@ def test_all_six_models_are_registered_with_manifest_weights():
         assert weights_module.MANIFEST[spec.weights[0]].licence == LICENCE
 
 
-def test_refused_without_licence_opt_in(opted_in, monkeypatch):
-    monkeypatch.delenv("ENHANCE_ALLOW_NONCOMMERCIAL")
+def test_refused_without_licence_opt_in(opted_in):
+    registry.set_allow_noncommercial(False)
     with pytest.raises(LicenceNotAccepted) as err:
         load_enhancer("mirnetv2-denoise", device="cpu", precision="fp32")
     msg = str(err.value)
@@ -99,8 +99,8 @@ def test_accepted_with_opt_in(opted_in):
 
 
 def test_missing_weights_name_the_file_and_the_fix(monkeypatch, tmp_path):
-    monkeypatch.setenv("ENHANCE_ALLOW_NONCOMMERCIAL", "1")
-    monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", str(tmp_path))
+    registry.set_allow_noncommercial(True)
+    weights_module.set_search_path([tmp_path])
     monkeypatch.setattr(weights_module, "REPO_WEIGHTS_DIR", tmp_path / "repo-weights")
     with pytest.raises(WeightsMissing) as err:
         load_enhancer("mirnetv2-sr-x3", device="cpu", precision="fp32")
@@ -113,15 +113,15 @@ def test_missing_weights_name_the_file_and_the_fix(monkeypatch, tmp_path):
     [b"not a checkpoint at all", {"params": {"conv_in.weight": torch.zeros(80, 3, 3, 3)}}],
     ids=["garbage", "other-network"],
 )
-def test_unusable_checkpoint_is_weights_corrupt(monkeypatch, tmp_path, content):
+def test_unusable_checkpoint_is_weights_corrupt(tmp_path, content):
     (tmp_path / "mirnetv2").mkdir()
     path = tmp_path / "mirnetv2" / "real_denoising.pth"
     if isinstance(content, bytes):
         path.write_bytes(content)
     else:
         torch.save(content, path)
-    monkeypatch.setenv("ENHANCE_ALLOW_NONCOMMERCIAL", "1")
-    monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", str(tmp_path))
+    registry.set_allow_noncommercial(True)
+    weights_module.set_search_path([tmp_path])
     with pytest.raises(WeightsCorrupt) as err:
         load_enhancer("mirnetv2-denoise", device="cpu", precision="fp32")
     assert "flask weights download mirnetv2-denoise" in str(err.value)

@@ -8,7 +8,7 @@ import weakref
 import pytest
 import torch
 
-from models import registry
+from models import registry, weights
 from models.registry import cached_count, load_enhancer, set_cache_size
 from tests.conftest import SHARED_WEIGHTS, needs_shared
 
@@ -23,8 +23,8 @@ def cache_of_two():
 
 
 @needs_shared("weights/realesr-animevideov3.pth")
-def test_fifty_tile_sizes_share_one_network(monkeypatch):
-    monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", str(SHARED_WEIGHTS))
+def test_fifty_tile_sizes_share_one_network():
+    weights.set_search_path([SHARED_WEIGHTS])
     frames = torch.rand(1, 3, 40, 56)
     first = load_enhancer("realesr-animevideov3", device="cpu", precision="fp32", tile=0)
     whole = first.process(frames)

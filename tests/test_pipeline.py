@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from app.pipeline import EnhanceOptions, enhance_file, probe
+from app.config import Limits, OutputLimits
+from app.pipeline import EnhanceOptions, enhance_file, limits, probe
 from app.pipeline.progress import Progress, ProgressLines
 from models.errors import BadOption, Canceled, InvalidVideo, NoVideoStream, TooLarge
 from tests.media import gradient_frame, make_audio_only, make_video, read_video
@@ -271,11 +272,15 @@ def test_truncated_mp4_is_refused(tmp_path):
     assert not (tmp_path / "out.mp4").exists()
 
 
-def test_pixel_limit_checked_before_work(tmp_path, monkeypatch):
+def test_pixel_limit_checked_before_work(tmp_path):
     src = make_video(tmp_path / "in.mp4", audio=None)
-    monkeypatch.setenv("ENHANCE_MAX_OUTPUT_PIXELS", str(64 * 48 * 4))
+    options = EnhanceOptions(model="bicubic", model_options={"scale": 4})
+    small = Limits(output=OutputLimits(max_pixels=64 * 48 * 4))
     with pytest.raises(TooLarge, match="ENHANCE_MAX_OUTPUT_PIXELS"):
-        enhance_file(src, tmp_path / "out.mp4", EnhanceOptions(model="bicubic", model_options={"scale": 4}))
+        enhance_file(src, tmp_path / "out.mp4", options, limits=small)  # the caller's limits
+    limits.configure(small)
+    with pytest.raises(TooLarge, match="ENHANCE_MAX_OUTPUT_PIXELS"):
+        enhance_file(src, tmp_path / "out.mp4", options)  # this process's, as the app factory set them
     assert not (tmp_path / "out.mp4").exists()
 
 

@@ -51,7 +51,7 @@ def weights_dir(tmp_path, monkeypatch) -> Path:
     """An empty weights folder that is the only place weights are looked for."""
     folder = tmp_path / "weights"
     folder.mkdir()
-    monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", str(folder))
+    weights_module.set_search_path([folder])
     monkeypatch.setattr(weights_module, "REPO_WEIGHTS_DIR", tmp_path / "no-repo-weights")
     return folder
 

@@ -111,9 +111,9 @@ def test_manifest_lists_the_four_files_with_their_checksums():
 
 
 def test_weights_come_from_the_project_lookup(monkeypatch, tmp_path):
-    model = tf.load_temporalfix(None, 2)  # ENHANCE_WEIGHTS_PATH -> ../shared/weights (conftest)
+    model = tf.load_temporalfix(None, 2)  # the search path is ../shared/weights (conftest)
     assert torch.equal(model.state_dict()["encode.cnn0.weight"], official_state(2)["encode.cnn0.weight"])
-    monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", str(tmp_path))
+    weights.set_search_path([tmp_path])
     monkeypatch.setattr(weights, "REPO_WEIGHTS_DIR", tmp_path)
     with pytest.raises(WeightsMissing, match="temporalfix/temporalfix_s2_v1.pth"):
         tf.load_temporalfix(None, 2)

@@ -13,7 +13,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import SHARED_WEIGHTS, needs_shared
 
+from app import create_app
 from app.commands.weights import weights_group
+from app.config import Settings
 from models import download as dl
 from models import weights
 from models.errors import UnknownModel, WeightsCorrupt, WeightsMissing
@@ -28,11 +30,11 @@ PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 @pytest.fixture
 def folders(tmp_path, monkeypatch):
-    """Two ENHANCE_WEIGHTS_PATH folders and a stand-in for the repo's weights/."""
+    """Two search-path folders (ENHANCE_WEIGHTS_PATH, handed down) and a stand-in for the repo's weights/."""
     a, b, repo = tmp_path / "a", tmp_path / "b", tmp_path / "repo"
     for d in (a, b, repo):
         d.mkdir()
-    monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", f"{a}:{b}")
+    weights.set_search_path([a, b])
     monkeypatch.setattr(weights, "REPO_WEIGHTS_DIR", repo)
     return a, b, repo
 
@@ -49,9 +51,28 @@ def test_search_order_is_env_entries_then_repo_weights(folders):
     assert weights.require("x.pth") == a / "x.pth"
 
 
-def test_empty_env_entries_are_skipped(monkeypatch, tmp_path):
-    monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", f":{tmp_path}:")
+def test_empty_env_entries_are_skipped(tmp_path):
+    settings = Settings.from_env({"ENHANCE_WEIGHTS_PATH": f":{tmp_path}:"})
+    assert settings.weights_path == (tmp_path,)
+    weights.set_search_path(settings.weights_path)
     assert weights.search_dirs() == [tmp_path, weights.REPO_WEIGHTS_DIR]
+
+
+def test_without_a_search_path_only_the_repo_folder_is_searched(monkeypatch):
+    """Library use without an app (nothing configured, whatever the environment says): weights/ only."""
+    monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", "/somewhere/else")
+    weights.set_search_path([])
+    assert weights.search_dirs() == [weights.REPO_WEIGHTS_DIR]
+
+
+def test_the_weights_path_reaches_the_lookup_through_settings_and_the_app(folders, tmp_path):
+    """ENHANCE_WEIGHTS_PATH is parsed by Settings; create_app hands it to models.weights."""
+    a, b, repo = folders
+    (b / "x.pth").write_bytes(b"b")
+    weights.set_search_path([])
+    create_app({"ENHANCE": {"weights_path": [str(b)], "data_dir": tmp_path / "data"}})
+    assert weights.search_dirs() == [b, repo]
+    assert weights.locate("x.pth") == b / "x.pth"
 
 
 def test_weights_missing_names_file_folders_and_command(folders):
@@ -64,11 +85,11 @@ def test_weights_missing_names_file_folders_and_command(folders):
     assert "flask weights download realesrgan-x4plus" in message
 
 
-def test_default_dest_is_first_writable_folder(folders, monkeypatch, tmp_path):
+def test_default_dest_is_first_writable_folder(folders, tmp_path):
     a, b, repo = folders
-    monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", f"{tmp_path / 'does-not-exist'}:{b}")
+    weights.set_search_path([tmp_path / "does-not-exist", b])
     assert dl.default_dest() == b
-    monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", str(tmp_path / "does-not-exist"))
+    weights.set_search_path([tmp_path / "does-not-exist"])
     assert dl.default_dest() == repo
 
 
@@ -429,11 +450,11 @@ def test_cli_download_of_present_model_is_a_no_op():
     assert "already present" in result.stdout
 
 
-def test_cli_verify_exits_1_on_a_corrupt_file(tmp_path, monkeypatch):
+def test_cli_verify_exits_1_on_a_corrupt_file(tmp_path):
     corrupt = tmp_path / "lut3d" / "LUTs.pth"
     corrupt.parent.mkdir()
     corrupt.write_bytes(b"not the LUTs")
-    monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", f"{tmp_path}:{SHARED_WEIGHTS}")
+    weights.set_search_path([tmp_path, SHARED_WEIGHTS])
     result = CliRunner().invoke(weights_group, ["verify"])
     assert result.exit_code == 1
     assert "MISMATCH" in result.stdout and str(corrupt) in result.stderr

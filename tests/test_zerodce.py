@@ -29,8 +29,8 @@ pytestmark = pytest.mark.usefixtures("fresh_registry")
 
 
 @pytest.fixture
-def opted_in(monkeypatch):
-    monkeypatch.setenv("ENHANCE_ALLOW_NONCOMMERCIAL", "1")
+def opted_in():
+    registry.set_allow_noncommercial(True)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_a_foreign_state_dict_is_weights_corrupt(tmp_path):
 
 
 def test_missing_weights_name_the_file_and_the_fix(opted_in, monkeypatch, tmp_path):
-    monkeypatch.setenv("ENHANCE_WEIGHTS_PATH", str(tmp_path))
+    weights_module.set_search_path([tmp_path])
     monkeypatch.setattr(weights_module, "REPO_WEIGHTS_DIR", tmp_path / "repo-weights")
     with pytest.raises(WeightsMissing) as err:
         load_enhancer("zero-dce", device="cpu", precision="fp32")

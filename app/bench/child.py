@@ -141,6 +141,10 @@ def run_naive(src: str, dst: str, model: str, network: str = "model", device: st
 
 def main(argv: list[str]) -> None:
     """Run the measurement described by the JSON argument and print its result as one JSON line."""
+    from app import configure_libraries
+    from app.config import Settings
+
+    configure_libraries(Settings.from_env())  # a process of its own: weights path and limits as the app's
     job = json.loads(argv[1])
     device = job.get("device", "auto")
     if job["mode"] == "e2e":

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
+from flask.cli import with_appcontext
 
-from app.config import Settings
 from app.jobs.store import make_engine
 from app.migrations import current_revision, head_revision, upgrade_database
 
 
 def _engine():
     """An engine on the configured job database (its folder created for SQLite)."""
-    settings = Settings.from_env()
+    settings = current_app.extensions["enhance"].settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return make_engine(settings.sqlalchemy_url)
 
@@ -22,6 +23,7 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
+@with_appcontext
 def upgrade_command() -> None:
     """Apply every pending migration (safe while other processes start: one migrates, the rest wait)."""
     engine = _engine()
@@ -31,6 +33,7 @@ def upgrade_command() -> None:
 
 
 @db_group.command("current")
+@with_appcontext
 def current_command() -> None:
     """Print the database's revision and this release's newest one."""
     found = current_revision(_engine())

@@ -6,8 +6,11 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
+from flask.cli import with_appcontext
 from tqdm import tqdm
 
+from app.config import Limits
 from app.pipeline import EnhanceOptions, enhance_file
 from app.pipeline.interlace import DEINTERLACE_MODES
 from app.pipeline.options import CODECS, PRESETS
@@ -34,11 +37,11 @@ def _parse_model_options(model: str, pairs: tuple[str, ...]) -> dict:
         sys.exit(2 if exc.user_error else 1)
 
 
-def _run_one(src: Path, dst: Path, options: EnhanceOptions) -> None:
+def _run_one(src: Path, dst: Path, options: EnhanceOptions, limits: Limits) -> None:
     """Enhance one file: a progress bar on a terminal, plain progress lines on any other stderr."""
     if not sys.stderr.isatty():
         # a log file, CI or a pipe cannot show a bar: lines every 10% / 10 s, so a long job is seen moving
-        result = enhance_file(src, dst, options, progress=ProgressLines(src.name, _to_stderr))
+        result = enhance_file(src, dst, options, progress=ProgressLines(src.name, _to_stderr), limits=limits)
         _summarise(dst, result)
         return
     bar = tqdm(desc=src.name, unit="frame", leave=False, dynamic_ncols=True)
@@ -51,7 +54,7 @@ def _run_one(src: Path, dst: Path, options: EnhanceOptions) -> None:
         bar.refresh()
 
     try:
-        result = enhance_file(src, dst, options, progress=report)
+        result = enhance_file(src, dst, options, progress=report, limits=limits)
     finally:
         bar.close()
     _summarise(dst, result)
@@ -121,11 +124,11 @@ def _summarise(dst: Path, result) -> None:
     metavar="KEY=VALUE",
     help="Model option, e.g. denoise_strength=0.5 or scale=2.",
 )
+@with_appcontext
 def enhance_command(input_path: Path, output_path: Path, model, **kwargs) -> None:
     """Enhance a video or image file (or every file in a folder)."""
-    import os
-
-    model = model or os.environ.get("ENHANCE_DEFAULT_MODEL") or "realesr-animevideov3"
+    settings = current_app.extensions["enhance"].settings
+    model = model or settings.default_model
     options = EnhanceOptions(
         model=model, model_options=_parse_model_options(model, kwargs.pop("model_option")), **kwargs
     )
@@ -136,7 +139,7 @@ def enhance_command(input_path: Path, output_path: Path, model, **kwargs) -> Non
     failed = 0
     for src, dst in pairs:
         try:
-            _run_one(src, dst, options)
+            _run_one(src, dst, options, settings.limits)
         except EnhanceError as exc:
             click.echo(f"error: {src.name}: {exc.detail}", err=True)
             if len(pairs) == 1:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 
 import click
+from flask import current_app
+from flask.cli import with_appcontext
 
-from app.config import Settings
 from models.catalog import catalog, search_dirs
 
 
-# A plain click command: listing models needs no app context (the same dicts serve GET /models).
+# The app context carries the settings: the app factory has handed the weights path and the licence
+# opt-in to models/ already, and the default model is read here (the same dicts serve GET /models).
 @click.command("models")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list (the same as GET /models).")
+@with_appcontext
 def models_command(as_json: bool) -> None:
     """List the enhancers: name, task, scale, licence, and whether their weights are ready."""
     entries = catalog()
@@ -23,7 +25,7 @@ def models_command(as_json: bool) -> None:
     click.echo(_table(entries))
     click.echo("")
     click.echo("Weights are looked for in (in order): " + ", ".join(search_dirs()))
-    default = os.environ.get("ENHANCE_DEFAULT_MODEL") or Settings.default_model
+    default = current_app.extensions["enhance"].settings.default_model
     entry = next((e for e in entries if e["name"] == default), None)
     if entry is not None and not entry["ready"]:
         click.echo(

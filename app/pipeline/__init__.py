@@ -15,7 +15,7 @@ from .encoders import frame_size
 from .frames import scaled_size
 from .hdr import pick_codec
 from .image import enhance_image
-from .limits import check_output_size
+from .limits import Limits, OutputLimits, check_output_size, current
 from .options import EnhanceOptions
 from .probe import MediaInfo, probe
 from .progress import Progress, ProgressCallback
@@ -35,11 +35,11 @@ __all__ = [
 
 
 def check_request(
-    info: MediaInfo, options: EnhanceOptions, pixel_limit: int | None = None, frame_limit: int | None = None
+    info: MediaInfo, options: EnhanceOptions, limits: OutputLimits | None = None
 ) -> tuple[int, int]:
     """Validate options and limits for a probed input, before any model is loaded; returns the output size.
 
-    ``options.codec`` must be resolved already (``with_codec``)."""
+    ``options.codec`` must be resolved already (``with_codec``); ``limits`` default to this process's."""
     options.validate()
     scale = chain_scale(options.model, options.model_options)
     size = scaled_size(info.width, info.height, scale, options.outscale)
@@ -51,7 +51,7 @@ def check_request(
         if info.frames and options.frames
         else (options.frames or info.frames)
     )
-    check_output_size(*size, frames if info.kind == "video" else 1, pixel_limit, frame_limit)
+    check_output_size(*size, frames if info.kind == "video" else 1, limits)
     return size
 
 
@@ -84,17 +84,23 @@ def enhance_file(
     progress: ProgressCallback | None = None,
     should_cancel=None,
     info: MediaInfo | None = None,
+    limits: Limits | None = None,
 ) -> RunResult:
-    """Enhance a video or image file into ``dst``; nothing is left at ``dst`` unless it succeeds."""
+    """Enhance a video or image file into ``dst``; nothing is left at ``dst`` unless it succeeds.
+
+    ``limits`` bound the probe and the output (default: this process's, see ``limits.configure``)."""
     started = time.monotonic()
-    info = info or probe(str(src))
+    limits = limits or current()
+    info = info or probe(str(src), limits.decode)
     options = with_codec(options, info, Path(dst).suffix)
-    check_request(info, options)
+    check_request(info, options, limits.output)
     enhancer = enhancer_for(options)
     with atomic_output(dst) as tmp:
         if info.kind == "image":
             result = enhance_image(src, tmp, enhancer, options, progress)
         else:
-            result = enhance_video(src, tmp, enhancer, options, info, progress, should_cancel)
+            result = enhance_video(
+                src, tmp, enhancer, options, info, progress, should_cancel, limits=limits.decode
+            )
     result.seconds = time.monotonic() - started
     return result

@@ -1,54 +1,42 @@
-"""Refuse work whose output would be too large, before any frame is processed."""
+"""Refuse work whose output would be too large, before any frame is processed; this process's bounds.
+
+The bounds are passed in (``Settings.limits``): the app factory sets this process's default once with
+``configure``, and callers may pass their own. Nothing here reads the environment.
+"""
 
 from __future__ import annotations
 
-import os
+from app.config import DecodeLimits, Limits, OutputLimits
+from models.errors import TooLarge
 
-from models.errors import BadOption, TooLarge
+__all__ = ["DecodeLimits", "Limits", "OutputLimits", "check_output_size", "configure", "current"]
 
-DEFAULT_MAX_OUTPUT_PIXELS = 7680 * 4320  # 8K UHD per frame
-
-
-def _env_int(name: str, default: int | None) -> int | None:
-    """An integer from the environment; a malformed value is a configuration error, not a silent default."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadOption(f"{name} must be an integer, got {raw!r}") from None
-    if value <= 0:
-        raise BadOption(f"{name} must be > 0, got {value}")
-    return value
+_current = Limits()  # library use without an app: the documented defaults
 
 
-def max_output_pixels() -> int:
-    """ENHANCE_MAX_OUTPUT_PIXELS, or 8K UHD."""
-    return _env_int("ENHANCE_MAX_OUTPUT_PIXELS", DEFAULT_MAX_OUTPUT_PIXELS)
+def configure(limits: Limits) -> None:
+    """Set the bounds this process uses when a caller passes none (the app factory does, from Settings)."""
+    global _current
+    _current = limits
 
 
-def max_frames() -> int | None:
-    """ENHANCE_MAX_FRAMES, or no limit."""
-    return _env_int("ENHANCE_MAX_FRAMES", None)
+def current() -> Limits:
+    """The bounds this process uses when a caller passes none."""
+    return _current
 
 
 def check_output_size(
-    width: int,
-    height: int,
-    frames: int | None,
-    pixel_limit: int | None = None,
-    frame_limit: int | None = None,
+    width: int, height: int, frames: int | None, limits: OutputLimits | None = None
 ) -> None:
-    """Raise TooLarge when the frame size or the frame count is over the limits (default: from env)."""
-    limit = pixel_limit or max_output_pixels()
-    if width * height > limit:
+    """Raise TooLarge when the frame size or the frame count is over the limits (default: ``current()``)."""
+    limits = limits or _current.output
+    if width * height > limits.max_pixels:
         raise TooLarge(
             f"the output would be {width}x{height} = {width * height} pixels per frame, over the limit of "
-            f"{limit} (ENHANCE_MAX_OUTPUT_PIXELS); set {{field}} lower or use a smaller input",
+            f"{limits.max_pixels} (ENHANCE_MAX_OUTPUT_PIXELS); set {{field}} lower or use a smaller input",
             field="outscale",
         )
-    cap = frame_limit or max_frames()
+    cap = limits.max_frames
     if cap is not None and frames is not None and frames > cap:
         raise TooLarge(
             f"the input has {frames} frames, over the limit of {cap} (ENHANCE_MAX_FRAMES); "

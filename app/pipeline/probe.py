@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 import av
 
-from models.errors import BadOption, InvalidVideo, NoVideoStream, TooLarge
+from models.errors import InvalidVideo, NoVideoStream, TooLarge
 
 from .hdr import HdrInfo, hdr_info
 from .interlace import Interlacing, detect
+from .limits import DecodeLimits, current
 
 # Demuxers that hold a single still picture: these inputs go through the image path.
 IMAGE_FORMATS = {
@@ -47,41 +47,10 @@ class MediaInfo:
     hdr: HdrInfo | None = None  # PQ/HLG with BT.2020 primaries, and its HDR10 metadata
 
 
-@dataclass(frozen=True)
-class DecodeLimits:
-    """Bounds a crafted file cannot push the demuxer and decoder past, so it cannot exhaust memory or disk."""
-
-    max_streams: int = 64
-    max_pixels: int = 7680 * 4320  # per decoded frame, like the 8K default of the output limit
-    max_duration: float = 4 * 3600.0  # seconds
-
-    @classmethod
-    def from_env(cls) -> DecodeLimits:
-        """ENHANCE_MAX_STREAMS, ENHANCE_MAX_INPUT_PIXELS, ENHANCE_MAX_DURATION_SECONDS, or the defaults."""
-        return cls(
-            max_streams=int(_env_number("ENHANCE_MAX_STREAMS", cls.max_streams)),
-            max_pixels=int(_env_number("ENHANCE_MAX_INPUT_PIXELS", cls.max_pixels)),
-            max_duration=_env_number("ENHANCE_MAX_DURATION_SECONDS", cls.max_duration),
-        )
-
-
-def _env_number(name: str, default: float) -> float:
-    """A positive number from the environment; a malformed value is an error, never a silent default."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BadOption(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise BadOption(f"{name} must be > 0, got {raw}")
-    return value
-
-
 def open_input(path: str, limits: DecodeLimits | None = None) -> av.container.InputContainer:
-    """Open a media file with decoder limits, translating PyAV's errors into InvalidVideo / TooLarge."""
-    limits = limits or DecodeLimits.from_env()
+    """Open a media file with decoder limits (default: this process's), translating PyAV's errors into
+    InvalidVideo / TooLarge."""
+    limits = limits or current().decode
     try:
         # FFmpeg itself refuses more streams than this while demuxing (a crafted MKV can declare thousands).
         container = av.open(
@@ -128,7 +97,7 @@ def check_limits(container, stream, limits: DecodeLimits) -> None:
 
 def probe(path: str, limits: DecodeLimits | None = None) -> MediaInfo:
     """Describe ``path``; raises InvalidVideo / NoVideoStream / TooLarge when it cannot be enhanced."""
-    limits = limits or DecodeLimits.from_env()
+    limits = limits or current().decode
     with open_input(path, limits) as container:
         fmt = container.format.name.split(",")[0]
         if not container.streams.video:

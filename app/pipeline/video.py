@@ -32,7 +32,7 @@ from .encoders import CODEC_IDS, CODECS, CodecChoice, chroma_of, encoder_options
 from .frames import frame_to_planes, new_planes, scaled_size
 from .interlace import Deinterlacer, decide
 from .options import EnhanceOptions
-from .probe import MediaInfo, open_input
+from .probe import DecodeLimits, MediaInfo, open_input
 from .progress import ProgressTracker
 from .streams import SideStreams
 
@@ -417,17 +417,19 @@ def enhance_video(
     should_cancel=None,
     window: tuple[int, int | None] | None = None,
     window_frames: int | None = None,
+    limits: DecodeLimits | None = None,
 ) -> RunResult:
     """Enhance the video at ``src`` into ``tmp_dst`` (a temporary path the caller renames).
 
     With ``window`` (start_pts, end_pts) only that piece is enhanced, video only: a segment of a split job.
+    ``limits`` bound the decoder (default: this process's).
     """
     total = frames_wanted(info, options)
     if window:  # a segment: its own frames (each of them twice with field deinterlacing)
         plan = decide(options.deinterlace, info.interlacing)
         total = window_frames * (2 if plan and plan[0] == "field" else 1) if window_frames else None
     tracker = ProgressTracker(total, progress)
-    with open_input(src) as inp:
+    with open_input(src, limits) as inp:
         try:
             out = av.open(str(tmp_dst), mode="w")
         except ValueError as exc:  # no muxer for this extension
