@@ -44,9 +44,9 @@ SCHEMAS = (
     schemas.ListQuery,
 )
 
-# Examples shown by /docs (Swagger UI). tests/test_web_routes.py validates each against the pydantic model it
-# illustrates, so an example cannot drift from what the API accepts and returns.
-FORM_EXAMPLE = {"model": "realesr-animevideov3", "codec": "h264", "crf": 20, "frames": 24}
+# Examples shown by /docs (Swagger UI); the form's is in POST /enhance's docstring. tests/test_web_routes.py
+# validates each against the pydantic model it illustrates, so an example cannot drift from what the API
+# accepts and returns.
 JOB_EXAMPLE = {
     "id": "5f0c6f1e9a7b4c2d8e3f1a2b3c4d5e6f",
     "status": "succeeded",
