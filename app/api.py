@@ -111,7 +111,6 @@ def submit():
         400: BadRequest
         403: Forbidden
         413: ContentTooLarge
-        415: UnsupportedMedia
         422: Unprocessable
         429: TooManyRequests
         503: Unavailable
