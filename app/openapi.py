@@ -114,7 +114,6 @@ PROBLEMS = {
     "NotFound": (404, "Unknown job (or another key's), or its file is gone", "no job with id 'x'"),
     "Conflict": (409, "The job has not succeeded (yet): no result", "the job is running, not finished yet"),
     "ContentTooLarge": (413, "Upload too large", "the upload is larger than ENHANCE_MAX_UPLOAD_MB allows"),
-    "UnsupportedMedia": (415, "Not a video or image this server can read", "no video or image stream found"),
     "Unprocessable": (422, "Not a usable video, or the output would be too large", "the output is too large"),
     "TooManyRequests": (429, "Rate limited, or too many jobs waiting for this key", "too many requests"),
     "Unavailable": (503, "Queue full or model weights missing (Retry-After)", "30 jobs are waiting"),

@@ -158,6 +158,11 @@ def docs_asset(name: str):
     ---
     get:
       summary: A file of the explorer (swagger-ui-bundle.js, swagger-ui.css)
+      parameters:
+        - name: name
+          in: path
+          required: true
+          schema: {type: string, enum: [swagger-ui-bundle.js, swagger-ui.css]}
       responses:
         200:
           description: The file

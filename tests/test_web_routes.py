@@ -10,6 +10,7 @@ from app import create_app
 from app.api import download_name
 from app.jobs.runner import run_claimed_job
 from app.openapi import JOB_EXAMPLE, PROBLEM_EXAMPLE, QUEUED, openapi_document
+from app.ops import SWAGGER_ASSETS
 from app.schemas import EnhanceForm, JobDocument, Problem
 from tests.media import make_video
 
@@ -116,6 +117,8 @@ def test_openapi_has_every_route_of_the_app_and_nothing_else(app):
             assert {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} in item[
                 "parameters"
             ], path
+    asset = doc["paths"]["/docs/assets/{name}"]["get"]["parameters"][0]["schema"]["enum"]
+    assert set(asset) == SWAGGER_ASSETS  # the fuzzer asks for the files that exist
 
 
 def test_a_route_added_without_docs_still_appears(tmp_path):
