@@ -14,6 +14,7 @@ app's settings (bearer auth only when keys are on).
 from __future__ import annotations
 
 import re
+from http import HTTPStatus
 
 from apispec import APISpec
 from apispec.yaml_utils import load_operations_from_docstring
@@ -24,13 +25,14 @@ from . import schemas
 from .auth import OPEN_ENDPOINTS
 
 REF = "#/components/schemas/{model}"
-URL_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+# a variable of a Flask rule: ``<name>`` or ``<converter:name>`` (converter arguments included)
+URL_VARIABLE = re.compile(r"<(?:([^:<>(]+)(?:\([^<>]*\))?:)?([^<>:]+)>")
 # Flask's own static-file route is not part of the API (the page's scripts and styles)
 UNDOCUMENTED_ENDPOINTS = {"static"}
 # Flask answers these methods for every rule by itself
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
-# a URL converter's type in the document
-CONVERTER_TYPES = {"IntegerConverter": "integer", "FloatConverter": "number"}
+# a URL converter's type in the document (others match strings)
+CONVERTER_TYPES = {"int": "integer", "float": "number"}
 SCHEMAS = (
     schemas.EnhanceUpload,
     schemas.JobDocument,
@@ -108,7 +110,7 @@ PROBLEM_EXAMPLE = {
 # The error answers, as response components a view's docstring names (``404: NotFound``): every error of this
 # API is a problem document (app/problems.py), so only the description and the example differ.
 PROBLEMS = {
-    "BadRequest": (400, "Bad option, unknown model or no file", PROBLEM_EXAMPLE),
+    "BadRequest": (400, "Bad option, unknown model or no file", PROBLEM_EXAMPLE["detail"]),
     "Unauthorized": (401, "Missing or wrong API key", "send 'Authorization: Bearer <key>'"),
     "Forbidden": (403, "Model licence not accepted on this server", "the model's licence is not accepted"),
     "NotFound": (404, "Unknown job (or another key's), or its file is gone", "no job with id 'x'"),
@@ -120,11 +122,11 @@ PROBLEMS = {
 }
 
 
-def _problem_response(status: int, description: str, example: dict | str) -> dict:
+def _problem_response(status: int, description: str, detail: str) -> dict:
     """A problem+json response with an example document."""
-    if isinstance(example, str):
-        title = {400: "Bad option", 401: "Unauthorized", 404: "Not Found"}.get(status, description)
-        example = {"type": "/problems/example", "title": title, "status": status, "detail": example}
+    title = HTTPStatus(status).phrase
+    slug = title.lower().replace(" ", "-")
+    example = {"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail}
     content = {"schema": {"$ref": REF.format(model="Problem")}, "example": example}
     return {"description": description, "content": {"application/problem+json": content}}
 
@@ -171,11 +173,15 @@ def _query_parameters(parameters: list) -> list:
 
 def _path_parameters(rule) -> list[dict]:
     """The rule's URL variables as path parameters (their type from the converter)."""
-    params = []
-    for name in sorted(rule.arguments):
-        kind = CONVERTER_TYPES.get(type(rule._converters[name]).__name__, "string")
-        params.append({"name": name, "in": "path", "required": True, "schema": {"type": kind}})
-    return params
+    return [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": CONVERTER_TYPES.get(conv, "string")},
+        }
+        for conv, name in URL_VARIABLE.findall(rule.rule)
+    ]
 
 
 def _operations(rule, view, keyed: bool) -> dict:
@@ -227,7 +233,7 @@ def build_document(app: Flask) -> dict:
 
 def _openapi_path(rule) -> str:
     """``/jobs/<job_id>`` (or ``<int:n>``) as OpenAPI writes it: ``/jobs/{job_id}``."""
-    return URL_VARIABLE.sub(r"{\1}", rule.rule)
+    return URL_VARIABLE.sub(r"{\2}", rule.rule)
 
 
 def openapi_document(app: Flask | None = None) -> dict:
