@@ -95,7 +95,25 @@ def _check_webhook(url: str | None, settings) -> None:
 
 @bp.post("/enhance")
 def submit():
-    """Accept an upload, probe it, validate the options and queue a job (202)."""
+    """Accept an upload, probe it, validate the options and queue a job (202).
+    ---
+    post:
+      summary: Submit a video for enhancement
+      requestBody:
+        required: true
+        content:
+          multipart/form-data:
+            schema: EnhanceUpload
+            example: {model: realesr-animevideov3, codec: h264, crf: 20, frames: 24}
+      responses:
+        202: JobAccepted
+        400: BadRequest
+        403: Forbidden
+        413: ContentTooLarge
+        422: Unprocessable
+        429: TooManyRequests
+        503: Unavailable
+    """
     svc = service()
     settings = svc.settings
     if svc.store.count_queued() >= settings.max_queued:
@@ -202,13 +220,31 @@ def submit():
 
 @bp.get("/jobs/<job_id>")
 def get_job(job_id: str):
-    """The job document."""
+    """The job document.
+    ---
+    get:
+      summary: A job document
+      responses:
+        200: Job
+        404: NotFound
+    """
     return jsonify(job_document(_job_or_404(job_id)))
 
 
 @bp.get("/jobs")
 def list_jobs():
-    """The caller's jobs, newest first, paginated with ``limit`` and ``offset``."""
+    """The caller's jobs, newest first, paginated with ``limit`` and ``offset``.
+    ---
+    get:
+      summary: The caller's jobs, newest first
+      parameters:
+        - {in: query, schema: ListQuery}
+      responses:
+        200:
+          description: A page of jobs
+          content: {application/json: {schema: JobList}}
+        400: BadRequest
+    """
     query = ListQuery.model_validate(request.args.to_dict())
     jobs, total = service().store.list(owner(), query.limit, query.offset)
     return jsonify(
@@ -231,7 +267,24 @@ def download_name(input_name: str | None, model: str, suffix: str) -> str:
 
 @bp.get("/jobs/<job_id>/result")
 def get_result(job_id: str):
-    """The enhanced file, with byte ranges and a Content-Disposition; 409 until the job succeeded."""
+    """The enhanced file, with byte ranges and a Content-Disposition; 409 until the job succeeded.
+    ---
+    get:
+      summary: Download the enhanced file (byte ranges supported)
+      responses:
+        200:
+          description: The file
+          content: &result
+            video/mp4: {schema: {type: string, format: binary}}
+            video/x-matroska: {schema: {type: string, format: binary}}
+            video/webm: {schema: {type: string, format: binary}}
+            image/png: {schema: {type: string, format: binary}}
+            image/jpeg: {schema: {type: string, format: binary}}
+            application/octet-stream: {schema: {type: string, format: binary}}
+        206: {description: Part of the file (Range request), content: *result}
+        404: NotFound
+        409: Conflict
+    """
     job = _job_or_404(job_id)
     if job.status != "succeeded":
         raise ApiProblem(409, "Not ready", _no_result(job), "not-ready")
@@ -257,7 +310,14 @@ def _no_result(job: Job) -> str:
 
 @bp.delete("/jobs/<job_id>")
 def delete_job(job_id: str):
-    """Cancel an active job and delete its files (the row stays, canceled); a finished job is removed."""
+    """Cancel an active job and delete its files (the row stays, canceled); a finished job is removed.
+    ---
+    delete:
+      summary: Cancel a job and delete its files
+      responses:
+        204: {description: Canceled / deleted}
+        404: NotFound
+    """
     svc = service()
     job = _job_or_404(job_id)
     if job.status in ACTIVE:
@@ -275,7 +335,15 @@ def delete_job(job_id: str):
 
 @bp.get("/models")
 def list_models():
-    """Every enhancer, as ``flask models --json``."""
+    """Every enhancer, as ``flask models --json``.
+    ---
+    get:
+      summary: The enhancers
+      responses:
+        200:
+          description: Models
+          content: {application/json: {schema: {type: array, items: ModelInfo}}}
+    """
     return jsonify(catalog())
 
 

@@ -19,13 +19,26 @@ bp = Blueprint("ops", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    """Liveness: the process answers."""
+    """Liveness: the process answers.
+    ---
+    get:
+      summary: Liveness
+      responses:
+        200: {description: Alive, content: {application/json: {schema: Health}}}
+    """
     return jsonify({"status": "ok"})
 
 
 @bp.get("/readyz")
 def readyz():
-    """Readiness: the database answers, the queue is configured, and which models have weights."""
+    """Readiness: the database answers, the queue is configured, and which models have weights.
+    ---
+    get:
+      summary: Readiness (database, queue, weights)
+      responses:
+        200: {description: Ready, content: {application/json: {schema: Health}}}
+        503: {description: Not ready, content: {application/json: {schema: Health}}}
+    """
     svc = current_app.extensions["enhance"].get()
     checks = {}
     ok = True
@@ -82,7 +95,13 @@ class _JobCollector:
 
 @bp.get("/metrics")
 def metrics():
-    """Prometheus text format."""
+    """Prometheus text format.
+    ---
+    get:
+      summary: Prometheus metrics
+      responses:
+        200: {description: Metrics, content: {text/plain: {schema: {type: string}}}}
+    """
     registry = CollectorRegistry()
     registry.register(_JobCollector(current_app.extensions["enhance"].get().store))
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")
@@ -90,7 +109,13 @@ def metrics():
 
 @bp.get("/openapi.json")
 def openapi():
-    """The OpenAPI description of this API."""
+    """The OpenAPI description of this API.
+    ---
+    get:
+      summary: This document
+      responses:
+        200: {description: OpenAPI 3.1, content: {application/json: {schema: {type: object}}}}
+    """
     return jsonify(openapi_document())
 
 
@@ -115,7 +140,13 @@ def swagger_ui_dir() -> Path:
 
 @bp.get("/docs")
 def docs():
-    """Swagger UI over /openapi.json: an explorer with examples and "Try it out", nothing from elsewhere."""
+    """Swagger UI over /openapi.json: an explorer with examples and "Try it out", nothing from elsewhere.
+    ---
+    get:
+      summary: This document's explorer (Swagger UI)
+      responses:
+        200: {description: The page, content: {text/html: {schema: {type: string}}}}
+    """
     response = current_app.make_response(render_template("docs.html"))
     response.headers["Content-Security-Policy"] = DOCS_CSP
     return response
@@ -123,7 +154,21 @@ def docs():
 
 @bp.get("/docs/assets/<name>")
 def docs_asset(name: str):
-    """One of Swagger UI's files (its version is pinned, so browsers may keep it for a day)."""
+    """One of Swagger UI's files (its version is pinned, so browsers may keep it for a day).
+    ---
+    get:
+      summary: A file of the explorer (swagger-ui-bundle.js, swagger-ui.css)
+      parameters:
+        - name: name
+          in: path
+          required: true
+          schema: {type: string, enum: [swagger-ui-bundle.js, swagger-ui.css]}
+      responses:
+        200:
+          description: The file
+          content: {text/javascript: {schema: {type: string}}, text/css: {schema: {type: string}}}
+        404: NotFound
+    """
     if name not in SWAGGER_ASSETS:
         abort(404)
     return send_from_directory(swagger_ui_dir(), name, max_age=86400)

@@ -50,6 +50,34 @@ MODEL_OPTION_FIELDS = (
 )
 
 
+def _upload_schema(schema: dict) -> None:
+    """OpenAPI's view of the multipart body: ``file`` first and required, model options as further fields."""
+    properties = schema["properties"]
+    for prop in properties.values():
+        # an unset field is simply not sent: a form has no null, and a "null" default or alternative would
+        # make Swagger UI's "Try it out" (or a fuzzer) send the text "null", which the API (rightly) refuses
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+        choices = [c for c in prop.pop("anyOf", []) if c != {"type": "null"}]
+        if len(choices) == 1:
+            prop.update(choices[0])
+        elif choices:
+            prop["anyOf"] = choices
+    schema["properties"] = {"file": properties.pop("file"), **properties}
+    schema["required"] = ["file"]
+    schema["additionalProperties"] = {"type": "string", "description": MODEL_OPTION_FIELDS}
+    schema["description"] = MODEL_OPTION_FIELDS
+
+
+class EnhanceUpload(EnhanceForm):
+    """The whole multipart body of ``POST /enhance`` as /openapi.json describes it (the view validates the
+    fixed fields with EnhanceForm and the model's options against the model)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra=_upload_schema)
+
+    file: bytes = Field(description="The video or image")
+
+
 class Progress(BaseModel):
     """Progress of a job."""
 

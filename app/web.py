@@ -29,7 +29,13 @@ PAGE_CSP = (
 
 @bp.get("/")
 def index():
-    """The upload / watch / compare / download page."""
+    """The upload / watch / compare / download page.
+    ---
+    get:
+      summary: The web page
+      responses:
+        200: {description: The page, content: {text/html: {schema: {type: string}}}}
+    """
     settings = current_app.extensions["enhance"].settings
     response = current_app.make_response(
         render_template(
@@ -45,7 +51,13 @@ def index():
 
 @bp.get("/favicon.ico")
 def favicon():
-    """The page's icon where browsers look for it by default (an SVG: every current browser takes one)."""
+    """The page's icon where browsers look for it by default (an SVG: every current browser takes one).
+    ---
+    get:
+      summary: The page's icon
+      responses:
+        200: {description: An SVG, content: {image/svg+xml: {schema: {type: string}}}}
+    """
     return send_file(
         Path(current_app.static_folder or "") / "favicon.svg", mimetype="image/svg+xml", max_age=86400
     )
@@ -53,7 +65,20 @@ def favicon():
 
 @bp.get("/jobs/<job_id>/input")
 def job_input(job_id: str):
-    """The job's original upload, with byte ranges; same key and tenant rules as the API (404 otherwise)."""
+    """The job's original upload, with byte ranges; same key and tenant rules as the API (404 otherwise).
+    ---
+    get:
+      summary: The original upload (for before/after views; byte ranges supported)
+      responses:
+        200:
+          description: The file
+          content: &input
+            video/*: {schema: {type: string, format: binary}}
+            image/*: {schema: {type: string, format: binary}}
+            application/octet-stream: {schema: {type: string, format: binary}}
+        206: {description: Part of the file (Range request), content: *input}
+        404: NotFound
+    """
     job = _job_or_404(job_id)
     path = Path(job.input_path or "")
     if job.files_removed or not path.is_file():

@@ -139,7 +139,8 @@ def test_openapi_allows_the_model_option_fields(app):
     option = spec["components"]["schemas"]["OptionInfo"]["properties"]
     assert {"default", "description", "type", "minimum", "maximum", "choices"} == set(option)
     form = spec["paths"]["/enhance"]["post"]["requestBody"]
-    schema = form["content"]["multipart/form-data"]["schema"]
+    ref = form["content"]["multipart/form-data"]["schema"]["$ref"]
+    schema = spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]
     assert schema["additionalProperties"]["type"] == "string"
     assert "GET /models" in schema["additionalProperties"]["description"]
     assert "denoise_strength" not in schema["properties"]  # a model option now, not a fixed field

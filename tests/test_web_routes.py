@@ -9,7 +9,8 @@ import pytest
 from app import create_app
 from app.api import download_name
 from app.jobs.runner import run_claimed_job
-from app.openapi import FORM_EXAMPLE, JOB_EXAMPLE, PROBLEM_EXAMPLE, QUEUED, openapi_document
+from app.openapi import JOB_EXAMPLE, PROBLEM_EXAMPLE, QUEUED, openapi_document
+from app.ops import SWAGGER_ASSETS
 from app.schemas import EnhanceForm, JobDocument, Problem
 from tests.media import make_video
 
@@ -56,24 +57,132 @@ def test_docs_is_swagger_ui_served_from_this_origin(app):
         assert client.get(f"/docs/assets/{name}").status_code == 404, name
 
 
+def _resolve(doc: dict, node: dict) -> dict:
+    """Follow a ``$ref`` into the document's components."""
+    while "$ref" in node:
+        *_, kind, name = node["$ref"].split("/")
+        node = doc["components"][kind][name]
+    return node
+
+
 def test_openapi_examples_match_the_schemas_they_illustrate(app):
     doc = app.test_client().get("/openapi.json").json
     enhance = doc["paths"]["/enhance"]["post"]
-    form = enhance["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
-    assert enhance["requestBody"]["content"]["multipart/form-data"]["example"] == FORM_EXAMPLE
-    assert set(FORM_EXAMPLE) <= set(form)
+    body = enhance["requestBody"]["content"]["multipart/form-data"]
+    form = _resolve(doc, body["schema"])["properties"]
+    # at the media type, not on the properties (schemathesis would then find the form "mostly rejecting")
+    assert set(body["example"]) <= set(form) and not any("example" in p for p in form.values())
     assert all(prop.get("default", "unset") is not None for prop in form.values())  # no "null" to send
-    EnhanceForm.model_validate(FORM_EXAMPLE)
-    accepted = enhance["responses"]["202"]["content"]["application/json"]["example"]
+    EnhanceForm.model_validate(body["example"])
+    accepted = _resolve(doc, enhance["responses"]["202"])["content"]["application/json"]["example"]
     assert accepted == {**JOB_EXAMPLE, **QUEUED}
     JobDocument.model_validate(accepted)
-    job = doc["paths"]["/jobs/{job_id}"]["get"]["responses"]["200"]["content"]["application/json"]
-    assert job["example"] == JOB_EXAMPLE
+    job = _resolve(doc, doc["paths"]["/jobs/{job_id}"]["get"]["responses"]["200"])["content"]
+    assert job["application/json"]["example"] == JOB_EXAMPLE
     JobDocument.model_validate(JOB_EXAMPLE)
-    problem = enhance["responses"]["400"]["content"]["application/problem+json"]["example"]
-    Problem.model_validate(problem)
+    problem = _resolve(doc, enhance["responses"]["400"])["content"]["application/problem+json"]["example"]
     assert problem == PROBLEM_EXAMPLE
-    assert doc == openapi_document()
+    for response in doc["components"]["responses"].values():
+        for media, content in response["content"].items():
+            if media == "application/problem+json":
+                Problem.model_validate(content["example"])
+    with app.app_context():
+        assert doc == openapi_document()
+
+
+def _operations(doc: dict) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, item in doc["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+
+
+def _rules(app) -> set[tuple[str, str]]:
+    return {
+        (method, re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule))
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def test_openapi_has_every_route_of_the_app_and_nothing_else(app):
+    doc = app.test_client().get("/openapi.json").json
+    assert _operations(doc) == _rules(app)
+    assert {("POST", "/enhance"), ("DELETE", "/jobs/{job_id}"), ("GET", "/favicon.ico")} <= _operations(doc)
+    for path, item in doc["paths"].items():
+        for name in re.findall(r"{(\w+)}", path):  # every URL variable is a declared path parameter
+            assert {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} in item[
+                "parameters"
+            ], path
+    asset = doc["paths"]["/docs/assets/{name}"]["get"]["parameters"][0]["schema"]["enum"]
+    assert set(asset) == SWAGGER_ASSETS  # the fuzzer asks for the files that exist
+
+
+def test_a_route_added_without_docs_still_appears(tmp_path):
+    from flask import Blueprint
+
+    extra = Blueprint("extra", __name__)
+
+    @extra.route("/extra/<int:n>", methods=["GET", "PUT"])
+    def undocumented(n: int):
+        """A route nobody documented."""
+        return {"n": n}
+
+    app = create_app({"TESTING": True, "ENHANCE": {"data_dir": tmp_path / "data"}})
+    app.register_blueprint(extra)
+    doc = app.test_client().get("/openapi.json").json
+    item = doc["paths"]["/extra/{n}"]
+    assert set(item) == {"get", "put", "parameters"}
+    assert item["get"]["summary"] == "A route nobody documented."
+    assert item["parameters"] == [
+        {"name": "n", "in": "path", "required": True, "schema": {"type": "integer"}}
+    ]
+
+
+OPEN_PATHS = {"/healthz", "/readyz", "/", "/favicon.ico"}
+
+
+def test_bearer_auth_is_declared_only_when_keys_are_on(app, tmp_path):
+    plain = app.test_client().get("/openapi.json").json
+    assert "securitySchemes" not in plain["components"] and "security" not in plain
+    for path, item in plain["paths"].items():
+        for method, operation in item.items():
+            if method != "parameters":
+                assert "security" not in operation and "401" not in operation["responses"], (method, path)
+
+    keyed_app = create_app({"TESTING": True, "ENHANCE": {"data_dir": tmp_path / "k", "api_keys": ("k",)}})
+    client = keyed_app.test_client()
+    keyed = client.get("/openapi.json", headers={"Authorization": "Bearer k"}).json
+    assert keyed["components"]["securitySchemes"] == {"bearer": {"type": "http", "scheme": "bearer"}}
+    for path, item in keyed["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            if path in OPEN_PATHS:
+                assert "security" not in operation, path
+                # and the server agrees: no key needed
+                assert client.open(path, method=method.upper()).status_code != 401, path
+            else:
+                assert operation["security"] == [{"bearer": []}], (method, path)
+                assert "401" in operation["responses"], (method, path)
+                concrete = path.replace("{job_id}", "x").replace("{name}", "x")
+                assert client.open(concrete, method=method.upper()).status_code == 401, (method, path)
+
+
+def test_the_form_offers_only_what_the_server_accepts(app, tmp_path):
+    doc = app.test_client().get("/openapi.json").json
+    form = doc["components"]["schemas"]["EnhanceUpload"]
+    # a multipart field cannot be null: a "null" alternative would have clients send the text "null"
+    assert "null" not in str(form["properties"])
+    assert form["required"] == ["file"] and form["properties"]["file"]["format"] == "binary"
+    # without ENHANCE_WEBHOOK_SECRET the server refuses webhook_url (400), so its form has no such field
+    assert "webhook_url" not in form["properties"]
+    hooked = create_app({"TESTING": True, "ENHANCE": {"data_dir": tmp_path / "h", "webhook_secret": "s"}})
+    with hooked.app_context():
+        assert "webhook_url" in openapi_document()["components"]["schemas"]["EnhanceUpload"]["properties"]
 
 
 def test_download_name_carries_the_model(app, tmp_path):
