@@ -22,7 +22,6 @@ from .temporalfix import (
     STRENGTH_FILES,
     load_temporalfix,
     temporalfix_frame,
-    window_indices,
 )
 
 
@@ -59,22 +58,6 @@ class TemporalFixEnhancer(TemporalEnhancer):
     def process_window(self, window: torch.Tensor) -> torch.Tensor:
         """Frame t of each window, filtered (convolutions in the compute dtype, the rest fp32)."""
         return temporalfix_frame(self.model, window.to(self.device))
-
-
-def scene_window(t: int, frames: int, radius: int = CENTER) -> list[int]:
-    """Indices of t's window in a run (a video or one scene) of ``frames`` frames, mirrored at its ends.
-
-    The original's rule (``window_indices``); a run too short to mirror once (fewer than radius + 1
-    frames, e.g. a flash between two cuts) is reflected back and forth until every index falls inside it.
-    """
-    if frames > radius:
-        return window_indices(t, frames, radius)
-    period = 2 * (frames - 1)
-    out = []
-    for i in range(t - radius, t + radius + 1):
-        i = abs(i) % period if period else 0
-        out.append(period - i if i >= frames else i)
-    return out
 
 
 def _build_temporalfix(spec: ModelSpec, device, dtype, tile, strength: float) -> Enhancer:

@@ -204,3 +204,16 @@ def test_cli_refuses_a_strength_out_of_range(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2
     assert "temporalfix.strength" in result.stderr and not out.exists()
+
+
+def test_models_endpoint_lists_temporalfix_with_its_option(tmp_path):
+    from app import create_app
+
+    client = create_app({"TESTING": True, "ENHANCE": {"data_dir": tmp_path / "data"}}).test_client()
+    body = client.get("/models").get_json()
+    listed = {m["name"]: m for m in (body["models"] if isinstance(body, dict) else body)}
+    entry = listed["temporalfix"]
+    assert (entry["task"], entry["scale"], entry["ready"]) == ("temporal", 1, True)
+    assert entry["options"]["strength"] | {"description": ""} == {
+        "default": 2.0, "description": "", "type": "number", "minimum": 0.0, "maximum": 3.0,
+    }  # fmt: skip

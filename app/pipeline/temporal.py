@@ -3,7 +3,7 @@
 For output frame t a temporal stage sees frames t-before .. t+after of its input (the per-frame links'
 output). Windows never cross a scene cut: each scene is a run of its own, and at a run's ends (the video's
 first and last frame, a ``--frames`` preview's last, either side of a cut) the window is mirrored as
-TemporalFix's original does (frame 0's window is 3, 2, 1, 0, 1, 2, 3; models.temporal.scene_window).
+TemporalFix's original does (frame 0's window is 3, 2, 1, 0, 1, 2, 3; models.temporalfix.scene_window).
 At most before + 1 + after frames are held, however long the video is.
 
 Scene cuts are found on the source frames (before any link ran): a cut is where the mean absolute
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.temporal import scene_window
+from models.temporalfix import scene_window
 
 #: thumbnail (width, height) compared between consecutive source frames: small enough that noise,
 #: grain and compression blocks average out, big enough that a cut between two similar-toned shots shows
