@@ -217,3 +217,21 @@ def test_models_endpoint_lists_temporalfix_with_its_option(tmp_path):
     assert entry["options"]["strength"] | {"description": ""} == {
         "default": 2.0, "description": "", "type": "number", "minimum": 0.0, "maximum": 3.0,
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(("model", "split"), [("bicubic+temporalfix", False), ("bicubic", True)])
+def test_a_job_with_a_temporal_stage_is_not_split(monkeypatch, model, split):
+    """Segments do not read their neighbours' frames yet, so a temporal chain runs as one job."""
+    from types import SimpleNamespace
+
+    from app.jobs import segmented
+
+    media = {"kind": "video"}
+    job = SimpleNamespace(segment_count=0, media=media, frames_total=100, model=model, input_path="in.mp4")
+    job.options = {}
+    store = SimpleNamespace(get=lambda job_id: job, Session=None)
+    planned = []
+    monkeypatch.setattr(segmented, "plan_segments", lambda *a: planned.append(a) or [])
+    settings = SimpleNamespace(segment_frames=10)
+    assert not segmented.plan_or_resume(store, None, settings, "j", "claim", "w", lambda *a: None)
+    assert bool(planned) == split  # the per-frame model is planned for splitting (no keyframe here)
