@@ -49,6 +49,9 @@ class Enhancer:
     auto_tile_pixels = 1280 * 720
     #: feature channels of the widest layer, for sizing batches to the cache (64 for most CNNs here)
     feature_channels = 64
+    #: frames before and after frame t a temporal stage sees (0, 0: the enhancer works frame by frame)
+    window_before = 0
+    window_after = 0
 
     def __init__(self, info: EnhancerInfo, device: torch.device, dtype: torch.dtype, tile: int = 0):
         self.info = info

@@ -14,15 +14,20 @@ class ChainEnhancer(Enhancer):
 
     def __init__(self, name: str, links: list[Enhancer]):
         infos = [link.info for link in links]
+        # a chain's task is its per-frame links' (bicubic+temporalfix upscales); a temporal stage only filters
+        tasks = [i.task for i in infos if i.task != "temporal"] or [infos[-1].task]
         info = EnhancerInfo(
             name=name,
-            task=infos[-1].task if infos[-1].task != "denoise" else infos[0].task,
+            task=tasks[-1] if tasks[-1] != "denoise" else tasks[0],
             scale=math.prod(i.scale for i in infos),
             licence=" + ".join(dict.fromkeys(i.licence for i in infos)),
             noncommercial=any(i.noncommercial for i in infos),
         )
         super().__init__(info, links[-1].device, links[-1].dtype, tile=0)
         self.links = links
+        # a temporal last link makes the chain temporal (registry.resolve_chain allows no other place)
+        self.window_before = links[-1].window_before
+        self.window_after = links[-1].window_after
 
     def with_tile(self, tile: int) -> ChainEnhancer:
         """The chain with every link cutting frames into ``tile``-pixel tiles (links share their networks)."""
@@ -36,3 +41,16 @@ class ChainEnhancer(Enhancer):
         for link in self.links:
             batch = link.process(batch)
         return batch
+
+
+def split_temporal(enhancer: Enhancer) -> tuple[Enhancer | None, Enhancer | None]:
+    """(the per-frame part, the temporal stage) of an enhancer: (enhancer, None) when it works per frame,
+    (None, stage) for a temporal stage alone, (the links before it, stage) for a chain ending in one."""
+    if not (enhancer.window_before or enhancer.window_after):
+        return enhancer, None
+    if not isinstance(enhancer, ChainEnhancer):
+        return None, enhancer
+    *before, stage = enhancer.links
+    if len(before) == 1:
+        return before[0], stage
+    return ChainEnhancer("+".join(link.name for link in before), before), stage

@@ -23,8 +23,8 @@ from .device import resolve_device, resolve_precision
 from .errors import BadOption, LicenceNotAccepted, UnknownModel
 from .options import OptionSpec
 
-TASKS = ("upscale", "denoise", "low-light", "colour", "enhance")
-_FAMILY_MODULES = ("realesrgan", "mirnet", "lut3d", "zerodce", "resize", "nlmeans")
+TASKS = ("upscale", "denoise", "low-light", "colour", "enhance", "temporal")
+_FAMILY_MODULES = ("realesrgan", "mirnet", "lut3d", "zerodce", "resize", "nlmeans", "temporal")
 ENTRY_POINT_GROUP = "video_enhance.models"
 
 
@@ -42,6 +42,13 @@ class ModelSpec:
     noncommercial: bool = False
     #: option name -> its typed spec; values reach ``build`` parsed by :func:`validate_model_options`
     options: dict[str, OptionSpec] = field(default_factory=dict)
+    #: (frames before, frames after) frame t that a temporal stage sees; (0, 0) for per-frame models
+    window: tuple[int, int] = (0, 0)
+
+    @property
+    def temporal(self) -> bool:
+        """True for a temporal stage (it filters frame t from a window of its neighbours)."""
+        return self.window != (0, 0)
 
 
 _SPECS: dict[str, ModelSpec] = {}
@@ -145,7 +152,20 @@ def resolve_chain(name: str) -> list[ModelSpec | str]:
             spec = get_spec(link)
             check_licence(spec)
             resolved.append(spec)
+    temporal = [i for i, link in enumerate(resolved) if isinstance(link, ModelSpec) and link.temporal]
+    if temporal and temporal != [len(resolved) - 1]:
+        # the pipeline streams one window stage after the per-frame links (models/chain.py split_temporal)
+        raise UnknownModel(
+            f"bad model name {name!r}: a chain takes one temporal stage "
+            f"({', '.join(resolved[i].name for i in temporal)}), as its last link, e.g. bicubic+temporalfix"
+        )
     return resolved
+
+
+def has_temporal_stage(name: str) -> bool:
+    """True when the model or chain ``name`` ends with a temporal stage (checked without loading weights)."""
+    last = resolve_chain(name)[-1]
+    return isinstance(last, ModelSpec) and last.temporal
 
 
 def validate_model_options(name: str, raw: dict | None) -> dict:

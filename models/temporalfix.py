@@ -510,11 +510,28 @@ def window_indices(t: int, frames: int, radius: int = CENTER) -> list[int]:
     return out
 
 
+def scene_window(t: int, frames: int, radius: int = CENTER) -> list[int]:
+    """Indices of t's window in a run (a video or one scene) of ``frames`` frames, mirrored at its ends.
+
+    The original's rule (``window_indices``); a run too short to mirror once (fewer than radius + 1
+    frames, e.g. a flash between two cuts) is reflected back and forth until every index falls inside it.
+    """
+    if frames > radius:
+        return window_indices(t, frames, radius)
+    period = 2 * (frames - 1)
+    out = []
+    for i in range(t - radius, t + radius + 1):
+        i = abs(i) % period if period else 0
+        out.append(period - i if i >= frames else i)
+    return out
+
+
 __all__: Sequence[str] = (
     "TemporalFix",
     "load_temporalfix",
     "temporalfix_frame",
     "window_indices",
+    "scene_window",
     "check_strength",
     "STRENGTH_FILES",
 )

@@ -13,6 +13,7 @@ from app.pipeline.segments import join_segments, plan_segments
 from app.pipeline.video import enhance_video
 from app.webhooks import notify, notify_on_end
 from models.errors import Canceled, EnhanceError
+from models.registry import has_temporal_stage
 
 from .runner import Watch, pipeline_options
 from .store import JobStore, SegmentStore
@@ -41,6 +42,9 @@ def plan_or_resume(
         or job.media.get("kind") != "video"
         or not job.frames_total
         or job.frames_total <= threshold
+        # a temporal stage's windows reach across any cut, and segments do not read each other's frames
+        # yet: such a job runs whole (the same frames as any unsplit run)
+        or has_temporal_stage(job.model)
     ):
         return False
     plans = plan_segments(job.input_path, threshold, job.options.get("frames"))

@@ -153,6 +153,19 @@ class EnhanceStage:
         """Start enhancing one batch (N, 3, H, W) of planar RGB integers."""
         return self.pool.submit(self._run, pixels)
 
+    def submit_tensor(self, pixels: np.ndarray, enhancer: Enhancer | None) -> Future:
+        """Start running ``enhancer`` (None: none) on one batch; the Future holds its output tensor, not
+        frames: a temporal stage runs on it first (app/pipeline/temporal.py), then ``finish``."""
+        return self.pool.submit(self._run_tensor, pixels, enhancer)
+
+    def finish(self, result: torch.Tensor):
+        """Encoder-ready frames (or, on CUDA, PendingFrames) of an enhanced batch: resized and padded."""
+        result = fit(result, self.scaled, self.final)
+        if self.cpu:
+            return self.encoder_frames(result)
+        host, event = tensor_to_host(result, self.bits)
+        return PendingFrames(host, event, self)
+
     def close(self) -> None:
         """Drop batches not started yet and wait for running ones (they hold the enhancer)."""
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -162,11 +175,17 @@ class EnhanceStage:
         started = time.thread_time()
         try:
             batch = planes_to_tensor(pixels, self.enhancer.device)
-            result = fit(self.enhancer.process(batch), self.scaled, self.final)
-            if self.cpu:
-                return self.encoder_frames(result)
-            host, event = tensor_to_host(result, self.bits)
-            return PendingFrames(host, event, self)
+            return self.finish(self.enhancer.process(batch))
+        finally:
+            with self._busy_lock:
+                self.busy += time.thread_time() - started
+
+    def _run_tensor(self, pixels: np.ndarray, enhancer: Enhancer | None) -> torch.Tensor:
+        """One batch through ``enhancer``, in a worker thread; the result stays a tensor."""
+        started = time.thread_time()
+        try:
+            batch = planes_to_tensor(pixels, self.enhancer.device)
+            return enhancer.process(batch) if enhancer else batch
         finally:
             with self._busy_lock:
                 self.busy += time.thread_time() - started

@@ -25,6 +25,7 @@ import av
 from av.video.reformatter import VideoReformatter
 
 from models.base import Enhancer
+from models.chain import split_temporal
 from models.errors import BadOption, Canceled, InvalidVideo, OutputError
 
 from .compute import EnhanceStage, PendingFrames, stage_layout
@@ -35,6 +36,7 @@ from .options import EnhanceOptions
 from .probe import DecodeLimits, MediaInfo, open_input
 from .progress import ProgressTracker
 from .streams import SideStreams
+from .temporal import CutDetector, WindowStream
 
 __all__ = ["CODECS", "CodecChoice", "RunResult", "enhance_video"]
 
@@ -86,6 +88,10 @@ class VideoRun:
         # segments' packets can be concatenated with monotonic decode timestamps
         self.window = window
         self.enhancer, self.options, self.info = enhancer, options, info
+        # a chain ending in a temporal stage: its per-frame links run in the workers, the stage on windows
+        self.per_frame, self.temporal = split_temporal(enhancer)
+        if self.temporal and window:
+            raise BadOption("a temporal stage needs the whole video: split jobs cannot run it")
         self.tracker = tracker
         self.vin = inp.streams.video[0]
         self.vin.thread_type = "AUTO"
@@ -310,6 +316,8 @@ class VideoRun:
 
     def _enhance(self, stage: EnhanceStage) -> None:
         """Feed batches to the enhance workers and pass their results on in order, ``workers`` in flight."""
+        if self.temporal:
+            return self._enhance_temporal(stage)
         in_flight: deque = deque()
         while True:
             item = self._get(self.frames_in)
@@ -325,6 +333,48 @@ class VideoRun:
             if not self._pass_on(in_flight.popleft()):
                 return
         self._put(self.frames_out, _END)
+
+    def _enhance_temporal(self, stage: EnhanceStage) -> None:
+        """The per-frame links in the workers (``workers`` batches in flight), then, in order and in this
+        thread, the temporal stage on each frame's window (app/pipeline/temporal.py: bounded, cut-aware)."""
+        stream = WindowStream(self.temporal.window_before, self.temporal.window_after)
+        self.window_stream = stream  # tests read its high-water mark
+        cuts = CutDetector()
+        in_flight: deque = deque()
+        while True:
+            item = self._get(self.frames_in)
+            if item is _END:
+                break
+            if self.should_cancel and self.should_cancel():
+                raise Canceled("canceled by request")
+            pixels, stamps = item
+            in_flight.append((stage.submit_tensor(pixels, self.per_frame), stamps, cuts.push(pixels)))
+            if len(in_flight) >= stage.workers and not self._windows_on(stage, stream, in_flight.popleft()):
+                return
+        while in_flight:
+            if not self._windows_on(stage, stream, in_flight.popleft()):
+                return
+        if self._filter_on(stage, stream.finish()):
+            self._put(self.frames_out, _END)
+
+    def _windows_on(self, stage: EnhanceStage, stream: WindowStream, done) -> bool:
+        """Wait for the oldest per-frame batch, push its frames into the windows, filter the ready ones."""
+        future, stamps, cuts = done
+        frames = future.result()
+        for frame, stamp, cut in zip(frames, stamps, cuts, strict=True):
+            if not self._filter_on(stage, stream.push(frame, stamp, cut)):
+                return False
+        return True
+
+    def _filter_on(self, stage: EnhanceStage, ready: list) -> bool:
+        """Run the temporal stage on each ready window and queue its frame for the encoder; False = stop."""
+        for window, stamp in ready:
+            began = time.thread_time()
+            frames = stage.finish(self.temporal.process_window(window))
+            self.busy["temporal"] = self.busy.get("temporal", 0.0) + time.thread_time() - began
+            if not self._put(self.frames_out, (frames, [stamp])):
+                return False
+        return True
 
     def _pass_on(self, done) -> bool:
         """Wait for the oldest batch in flight and queue its frames for the encoder."""

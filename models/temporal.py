@@ -1,0 +1,90 @@
+"""Temporal stages: enhancers that filter frame t from a window of its neighbours (``temporalfix``).
+
+A temporal stage declares its window (``window_before``, ``window_after``) and implements
+``process_window``; the video pipeline (app/pipeline/temporal.py) streams windows to it in order. In a chain
+it comes last, after the per-frame links, and sees their outputs. ``process`` treats each frame of a batch
+as a still (a one-frame video), so images and model-only benchmarks still work.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .base import Enhancer, EnhancerInfo
+from .options import OptionSpec
+from .registry import ModelSpec, register
+from .temporalfix import (
+    CENTER,
+    DEFAULT_STRENGTH,
+    LICENCE,
+    MAX_STRENGTH,
+    NAME,
+    STRENGTH_FILES,
+    load_temporalfix,
+    temporalfix_frame,
+)
+
+
+class TemporalEnhancer(Enhancer):
+    """Base class of temporal stages: ``process_window`` turns (B, T, 3, H, W) windows into frames t."""
+
+    tileable = False  # the network aligns whole frames; tiles would cut its motion search short
+
+    @property
+    def window_size(self) -> int:
+        """Frames per window: before + frame t + after."""
+        return self.window_before + 1 + self.window_after
+
+    def process_window(self, window: torch.Tensor) -> torch.Tensor:
+        """Windows (B, T, 3, H, W) in [0, 1], frame t at index ``window_before`` -> frames t (B, 3, H, W)."""
+        raise NotImplementedError
+
+    @torch.inference_mode()
+    def process(self, batch: torch.Tensor) -> torch.Tensor:
+        """Each frame as a one-frame video: its window is the frame repeated (what mirroring gives)."""
+        return self.process_window(batch.unsqueeze(1).expand(-1, self.window_size, -1, -1, -1))
+
+
+class TemporalFixEnhancer(TemporalEnhancer):
+    """The learned TemporalFix post-filter (models/temporalfix.py) on 7-frame windows."""
+
+    window_before = CENTER
+    window_after = CENTER
+
+    def __init__(self, info: EnhancerInfo, device, dtype, model):
+        super().__init__(info, device, dtype, tile=0)
+        self.model = model
+
+    def process_window(self, window: torch.Tensor) -> torch.Tensor:
+        """Frame t of each window, filtered (convolutions in the compute dtype, the rest fp32)."""
+        return temporalfix_frame(self.model, window.to(self.device))
+
+
+def _build_temporalfix(spec: ModelSpec, device, dtype, tile, strength: float) -> Enhancer:
+    """TemporalFix with the official weights for ``strength`` (fractions blend the two neighbours)."""
+    model = load_temporalfix(None, strength, device, dtype)
+    info = EnhancerInfo.from_spec(spec, architecture="TemporalFix", strength=strength, window=7)
+    return TemporalFixEnhancer(info, device, dtype, model)
+
+
+register(
+    ModelSpec(
+        name=NAME,
+        task="temporal",
+        scale=1,
+        licence=LICENCE,
+        weights=tuple(STRENGTH_FILES.values()),
+        build=_build_temporalfix,
+        description="Learned TemporalFix post-filter against per-frame flicker (7-frame window), "
+        "used after an upscaler: realesr-animevideov3+temporalfix",
+        options={
+            "strength": OptionSpec(
+                DEFAULT_STRENGTH,
+                "how strongly neighbouring frames are averaged in (0 = off; fractions blend weight sets)",
+                minimum=0.0,
+                maximum=MAX_STRENGTH,
+            )
+        },
+        window=(CENTER, CENTER),
+    )
+)
