@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-from .errors import OutOfMemory
+from .errors import OutOfMemory, WeightsCorrupt
 
 MIN_TILE = 32
 
@@ -170,3 +171,18 @@ class Enhancer:
                     ..., oy0:oy1, ox0:ox1
                 ]
         return out
+
+
+def load_weights_state(path, owner: str) -> dict:
+    """``torch.load`` an official weights file safely (no code runs) on the CPU, as it is.
+
+    Unlike ``custom.read_state_dict`` nothing is canonicalised, so nested layouts (3D-LUT's LUTs) stay; a
+    file that cannot be read, or holds no state dict, becomes WeightsCorrupt naming ``owner`` and the file.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle, zip and torch errors all mean the same thing to a person
+        raise WeightsCorrupt(f"{owner}: cannot read {path}: {exc}") from exc
+    if not isinstance(state, Mapping):
+        raise WeightsCorrupt(f"{owner}: {path} does not hold a state dict")
+    return dict(state)

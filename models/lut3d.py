@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Enhancer, EnhancerInfo
+from .base import Enhancer, EnhancerInfo, load_weights_state
 from .errors import UnsupportedInput, WeightsCorrupt
 from .registry import ModelSpec, register
 from .weights import require
@@ -74,20 +74,9 @@ class Classifier(nn.Module):
 # -- loading ---------------------------------------------------------------------------------------
 
 
-def _load_state(path) -> dict:
-    """``torch.load`` a weights file safely on the CPU; unreadable files become WeightsCorrupt."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle, zip and torch errors all mean the same thing to a person
-        raise WeightsCorrupt(f"{NAME}: cannot read {path}: {exc}") from exc
-    if not isinstance(state, dict):
-        raise WeightsCorrupt(f"{NAME}: {path} does not hold a state dict")
-    return state
-
-
 def load_luts(path) -> torch.Tensor:
     """The official ``LUTs.pth`` -> (3, 3, dim, dim, dim) fp32, LUTs in order "0", "1", "2"."""
-    state = _load_state(path)
+    state = load_weights_state(path, NAME)
     try:
         luts = torch.stack([state[str(i)]["LUT"].float() for i in range(N_LUTS)])
     except (KeyError, TypeError, RuntimeError) as exc:
@@ -102,7 +91,7 @@ def load_classifier(path) -> Classifier:
     """The official ``classifier.pth`` -> a Classifier in eval mode (strict key and shape match)."""
     net = Classifier()
     try:
-        net.load_state_dict(_load_state(path), strict=True)
+        net.load_state_dict(load_weights_state(path, NAME), strict=True)
     except RuntimeError as exc:
         raise WeightsCorrupt(f"{NAME}: {path} is not the 3D-LUT classifier: {exc}") from exc
     return net.eval().requires_grad_(False)

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .base import load_weights_state
 from .errors import BadOption, UnsupportedInput, WeightsCorrupt
 from .weights import require
 
@@ -402,17 +403,6 @@ def _conservative_average(centre: torch.Tensor, warped: torch.Tensor, conf: torc
 # -- loading ---------------------------------------------------------------------------------------
 
 
-def _load_state(path: Path) -> dict:
-    """``torch.load`` one official file safely on the CPU; unreadable files become WeightsCorrupt."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle, zip and torch errors all mean the same thing to a person
-        raise WeightsCorrupt(f"{NAME}: cannot read {path}: {exc}") from exc
-    if not isinstance(state, Mapping):
-        raise WeightsCorrupt(f"{NAME}: {path} does not hold a state dict")
-    return dict(state)
-
-
 def check_strength(strength: float) -> float:
     """``strength`` as the original takes it: 0-3, rounded to two decimals; BadOption outside."""
     try:
@@ -455,7 +445,7 @@ def load_temporalfix(
     """
     strength = check_strength(strength)
     paths = strength_paths(weights, strength)
-    states = [_load_state(p) for p in paths]
+    states = [load_weights_state(p, NAME) for p in paths]
     state = (
         states[0] if len(states) == 1 else blend_states(states[0], states[1], strength - math.floor(strength))
     )

@@ -139,6 +139,7 @@ def run_claimed_job(
     container = job.options.get("container", "mp4")
     result = storage.result_path(job_id, container)
     remove_leftovers(result.parent)
+
     def report(p) -> bool:
         _crash_if_asked(job, p.frames_done)
         return store.progress(job_id, claim, p.frames_done, p.frames_total, p.fps, p.eta_seconds)
