@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from tests.conftest import REPO, SHARED_WEIGHTS
 from tests.media import gradient_frame, make_audio_only, make_video, read_video
@@ -199,3 +200,24 @@ def test_models_listing_has_no_dependency_warning():
     result = flask("models")
     assert result.returncode == 0, result.stderr
     assert "Warning" not in result.stderr and "Warning" not in result.stdout
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
+def test_enhance_device_follows_enhance_device_and_never_falls_back(tmp_path):
+    src = make_video(tmp_path / "in.mp4", frames=2)
+    out = tmp_path / "out.mp4"
+    result = flask("enhance", str(src), "-o", str(out), "--model", "bicubic", env={"ENHANCE_DEVICE": "cuda"})
+    assert result.returncode == 2 and "CUDA is not available" in result.stderr, result.stderr
+    assert not out.exists()
+    explicit = flask(
+        "enhance",
+        str(src),
+        "-o",
+        str(out),
+        "--model",
+        "bicubic",
+        "--device",
+        "cpu",
+        env={"ENHANCE_DEVICE": "cuda"},
+    )
+    assert explicit.returncode == 0, explicit.stderr  # the flag wins over the variable

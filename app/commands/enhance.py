@@ -90,7 +90,12 @@ def _summarise(dst: Path, result) -> None:
 @click.option("--model", default=None, help="Model name, chain a+b+c, or path to a .pth file.")
 @click.option("--outscale", type=float, default=None, help="Final scale (Lanczos after the network).")
 @click.option("--tile", type=int, default=0, show_default=True, help="Tile size in pixels; 0 = automatic.")
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option(
+    "--device",
+    type=click.Choice(DEVICES),
+    default=None,
+    help="Default: ENHANCE_DEVICE (auto when unset); a missing device is an error, never a fallback.",
+)
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True)
 @click.option(
     "--codec",
@@ -129,6 +134,7 @@ def enhance_command(input_path: Path, output_path: Path, model, **kwargs) -> Non
     """Enhance a video or image file (or every file in a folder)."""
     settings = current_app.extensions["enhance"].settings
     model = model or settings.default_model
+    kwargs["device"] = kwargs["device"] or settings.device
     options = EnhanceOptions(
         model=model, model_options=_parse_model_options(model, kwargs.pop("model_option")), **kwargs
     )
