@@ -221,3 +221,15 @@ def test_enhance_device_follows_enhance_device_and_never_falls_back(tmp_path):
         env={"ENHANCE_DEVICE": "cuda"},
     )
     assert explicit.returncode == 0, explicit.stderr  # the flag wins over the variable
+
+
+def test_h265_of_tiny_frames_is_refused_before_x265_can_crash(tmp_path):
+    """x265 corrupts the heap on frames like 34x22 (the whole process aborts): refused up front instead."""
+    src = make_video(tmp_path / "tiny.mp4", width=34, height=22, frames=4)
+    out = tmp_path / "out.mp4"
+    scale_1 = ("--model", "bicubic", "--model-option", "scale=1")
+    refused = flask("enhance", str(src), "-o", str(out), *scale_1, "--codec", "h265")
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "--codec" in refused.stderr and "h264" in refused.stderr and not out.exists()
+    upscaled = flask("enhance", str(src), "-o", str(out), "--model", "bicubic", "--codec", "h265")  # 136x88
+    assert upscaled.returncode == 0, upscaled.stderr
