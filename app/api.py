@@ -324,7 +324,6 @@ def delete_job(job_id: str):
         svc.store.cancel(job_id, owner())
         svc.storage.remove(job_id)
         svc.store.mark_files_removed(job_id)
-        webhooks.notify(svc.store, job_id)  # a queued job never reaches a worker: its end is announced here
         log.info("job canceled", extra={"job_id": job_id})
     else:
         svc.storage.remove(job_id)

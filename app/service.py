@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from . import webhooks
 from .config import Settings
 from .jobs.store import JobStore
 from .storage import Storage
@@ -26,6 +27,7 @@ class Service:
         storage.ensure()
         store = JobStore(settings.sqlalchemy_url)
         store.upgrade_schema()  # already done before serving (gunicorn.conf.py); cheap then
+        store.on_end.append(webhooks.notify)  # every end of a job, wherever it happens, sends its webhook
         if settings.queue == "celery":
             from .queue.celery import CeleryQueue
 

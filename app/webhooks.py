@@ -1,6 +1,6 @@
 """Signed webhooks: one POST of the final job document when a job ends, retried with back-off, off the worker.
 
-    job ends ──> notify(store, job_id)          returns at once (the runner, a cancel, or the sweeper)
+    job ends ──> notify(store, job_id)          returns at once (JobStore.on_end, or the sweeper)
                     │
                     ▼
     dispatcher thread: due tasks ──> delivery threads: claim the job's row in ``webhook_deliveries``
@@ -9,14 +9,15 @@
 
 The body is the job document as exact JSON bytes; ``X-Enhance-Signature: sha256=<hex>`` is their
 HMAC-SHA256 with ENHANCE_WEBHOOK_SECRET. Destinations are checked again at every attempt (``netguard``).
-The sweeper, in each server process, announces ends nobody announced (a job failed by the janitor after
-its worker kept dying, a job joined from segments) and takes over deliveries whose process died. The
+Every end of a job (succeeded, failed, canceled, given up) is announced from one place, the job store's
+final transitions (``JobStore.on_end``, which the service subscribes ``notify`` to). The sweeper, in each
+worker process, announces ends a process could not send (it died right after the transition) and takes
+over deliveries whose process died. The
 delivery table is ``webhook_store``.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import heapq
 import hmac
@@ -214,7 +215,7 @@ def _host(url: str) -> str:
         return "?"
 
 
-__all__ = ["Dispatcher", "WebhookConfig", "configure", "delivery_state", "notify", "notify_on_end", "sign"]
+__all__ = ["Dispatcher", "WebhookConfig", "configure", "delivery_state", "notify", "sign"]
 
 
 # -- the module's entry points --------------------------------------------------------------------
@@ -249,16 +250,3 @@ def notify(store, job_id: str) -> None:
         dispatcher().notify(store, job_id)
     except Exception:  # noqa: BLE001 - a webhook problem must never fail the job or the request
         log.warning("cannot queue the webhook", extra={"job_id": job_id}, exc_info=True)
-
-
-def notify_on_end(run):
-    """Decorate ``run(store, storage, job_id, ...)``: when it ends, however, the job's webhook is queued."""
-
-    @functools.wraps(run)
-    def wrapper(store, storage, job_id, *args, **kwargs):
-        try:
-            return run(store, storage, job_id, *args, **kwargs)
-        finally:
-            notify(store, job_id)
-
-    return wrapper

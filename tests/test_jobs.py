@@ -213,3 +213,31 @@ def test_workers_refuse_to_start_on_a_missing_cuda_device(tmp_path):
     settings = Settings().with_overrides({"data_dir": tmp_path, "device": "cuda", "workers": 1})
     with pytest.raises(ConfigError, match="ENHANCE_DEVICE=cuda: .*CUDA is not available"):
         prepare_worker(settings)  # what every worker process (local or Celery) runs first
+
+
+def test_every_end_of_a_job_is_announced_once_from_the_store(store, tmp_path):
+    """succeeded, failed, canceled, given up: the store's final transitions are the one place a job's end is
+    announced (the service subscribes the webhooks); a transition that did not happen announces nothing."""
+    heard = []
+    store.on_end.append(lambda s, job_id: heard.append(job_id))
+    for job_id in ("ok", "bad", "lost"):
+        add(store, job_id)
+    ok, ok_claim = store.claim_next("me:1", "ok")
+    assert store.succeed(ok, ok_claim, str(tmp_path / "r.mp4"), 8)
+    bad, bad_claim = store.claim_next("me:1", "bad")
+    assert store.fail(bad, bad_claim, {"type": "x", "title": "x", "detail": "x"})
+    assert not store.fail(bad, bad_claim, {"type": "x", "title": "x", "detail": "again"})  # no longer ours
+    store.claim_next("dead-host:1", "lost")
+    assert store.recover_stale(0, 1, lambda worker: True) == ["lost"]  # given up: max_attempts reached
+    add(store, "queued")
+    store.cancel("queued")
+    store.cancel("queued")  # already ended: not announced twice
+    assert heard == ["ok", "bad", "lost", "queued"]
+
+
+def test_the_service_sends_webhooks_for_every_end(tmp_path):
+    from app import webhooks
+    from app.service import Service
+
+    service = Service.build(Settings().with_overrides({"data_dir": tmp_path / "data"}))
+    assert webhooks.notify in service.store.on_end

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from app.config import ConfigError
 from app.pipeline import EnhanceOptions, enhance_file
-from app.webhooks import notify_on_end
 from models.errors import Canceled, EnhanceError
 
 from .store import JobStore
@@ -126,7 +125,6 @@ class Watch:
         self._thread.join()
 
 
-@notify_on_end  # the job's webhook (if any) is queued when the run ends, whatever the outcome
 def run_claimed_job(
     store: JobStore, storage, job_id: str, claim: str, heartbeat_seconds: float = 2.0, device: str = "auto"
 ) -> str:

@@ -11,7 +11,6 @@ from app.pipeline import enhancer_for, probe
 from app.pipeline.atomic import atomic_output
 from app.pipeline.segments import join_segments, plan_segments
 from app.pipeline.video import enhance_video
-from app.webhooks import notify, notify_on_end
 from models.errors import Canceled, EnhanceError
 from models.registry import has_temporal_stage
 
@@ -96,8 +95,7 @@ def run_segment(store: JobStore, storage, settings, job_id: str, index: int, wor
         return
     except EnhanceError as exc:
         log.warning("segment %d failed: %s", index, exc.detail, extra=extra)
-        segments.fail_job(job_id, exc.to_dict())
-        notify(store, job_id)
+        segments.fail_job(job_id, exc.to_dict())  # announces the job's end
         return
     except Exception as exc:  # noqa: BLE001 - a bug fails this job with a reason, the worker lives on
         log.exception("segment %d crashed", index, extra=extra)
@@ -105,7 +103,6 @@ def run_segment(store: JobStore, storage, settings, job_id: str, index: int, wor
             job_id,
             {"type": "internal-error", "title": "Internal error", "detail": f"{type(exc).__name__}: {exc}"},
         )
-        notify(store, job_id)
         return
     finally:
         watch.close()
@@ -117,7 +114,6 @@ def run_segment(store: JobStore, storage, settings, job_id: str, index: int, wor
         join(store, storage, job_id, join_token)
 
 
-@notify_on_end  # the job's webhook is queued once the join has ended, however it ended
 def join(store: JobStore, storage, job_id: str, claim: str) -> None:
     """Join the finished segments into the result, once (``claim`` was won by exactly one worker)."""
     segments = SegmentStore(store).all(job_id)

@@ -11,6 +11,7 @@ import logging
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import create_engine, event, func, select, update
@@ -83,6 +84,17 @@ class JobStore:
     def __init__(self, url: str):
         self.engine = make_engine(url)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
+        #: called with (store, job_id) after a job reached its end here (succeeded, failed, canceled, given
+        #: up): the one place a job's end is announced (the service subscribes the webhooks to it)
+        self.on_end: list[Callable[[JobStore, str], None]] = []
+
+    def ended(self, job_id: str) -> None:
+        """Tell the subscribers that ``job_id`` has ended (a subscriber's error never reaches the caller)."""
+        for listener in self.on_end:
+            try:
+                listener(self, job_id)
+            except Exception:  # noqa: BLE001 - an announcement must never fail the job or the request
+                log.warning("a job-end listener failed", extra={"job_id": job_id}, exc_info=True)
 
     def upgrade_schema(self) -> None:
         """Bring the database to this release's schema (Alembic; a no-op when it is there already)."""
@@ -163,11 +175,14 @@ class JobStore:
             job = s.get(Job, job_id)
             if job is None or (owner is not None and job.owner != owner):
                 return None
-            if job.status in ACTIVE:
+            ended = job.status in ACTIVE
+            if ended:
                 job.status = "canceled"
                 job.finished_at = utcnow()
                 job.claim = None
-            return job
+        if ended:
+            self.ended(job_id)
+        return job
 
     def delete(self, job_id: str) -> None:
         """Remove a job row."""
@@ -243,7 +258,7 @@ class JobStore:
     def succeed(self, job_id: str, claim: str, result_path: str, frames: int) -> bool:
         """Mark the job done with its result file."""
         now = utcnow()
-        return self._owned_update(
+        done = self._owned_update(
             job_id,
             claim,
             status="succeeded",
@@ -255,13 +270,19 @@ class JobStore:
             heartbeat_at=now,
             claim=None,
         )
+        if done:
+            self.ended(job_id)
+        return done
 
     def fail(self, job_id: str, claim: str, error: dict) -> bool:
         """Mark the job failed with a problem document (type, title, detail)."""
         now = utcnow()
-        return self._owned_update(
+        failed = self._owned_update(
             job_id, claim, status="failed", error=error, finished_at=now, heartbeat_at=now, claim=None
         )
+        if failed:
+            self.ended(job_id)
+        return failed
 
     def release(self, job_id: str, claim: str) -> bool:
         """Give a running job back to the queue (worker shutting down cleanly)."""
@@ -303,6 +324,8 @@ class JobStore:
                 ).rowcount
             if changed:
                 recovered.append(job_id)
+                if values["status"] == "failed":
+                    self.ended(job_id)  # given up after max_attempts
         return recovered
 
     def queued_ids(self, older_than_seconds: float) -> list[str]:
@@ -459,11 +482,13 @@ class SegmentStore:
     def fail_job(self, job_id: str, error: dict) -> None:
         """Fail a split job because one of its segments cannot be done (whoever holds the job claim)."""
         with self.Session.begin() as s:
-            s.execute(
+            failed = s.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.status == "running")
                 .values(status="failed", error=error, finished_at=utcnow(), claim=None)
-            )
+            ).rowcount
+        if failed:
+            self.store.ended(job_id)
 
     def release(self, job_id: str, index: int, token: str) -> None:
         """Put a segment back in the queue (its run failed for a reason another try may not have)."""
