@@ -28,7 +28,7 @@ from spandrel import (
 
 from .base import Enhancer, EnhancerInfo
 from .errors import LicenceNotAccepted, UnknownModel, WeightsCorrupt
-from .registry import noncommercial_allowed
+from .licence import noncommercial_allowed
 
 LICENCE = "user-supplied"
 _TORCHSCRIPT = "TorchScript archives are not supported; save the model's state_dict instead"

@@ -21,6 +21,7 @@ import torch
 from .base import Enhancer
 from .device import resolve_device, resolve_precision
 from .errors import BadOption, LicenceNotAccepted, UnknownModel
+from .licence import noncommercial_allowed, set_allow_noncommercial  # noqa: F401 - the app sets it here
 from .options import OptionSpec
 
 TASKS = ("upscale", "denoise", "low-light", "colour", "enhance", "temporal")
@@ -99,20 +100,6 @@ def get_spec(name: str) -> ModelSpec:
         ) from None
 
 
-# The operator's licence opt-in, set once per process by whoever starts it (the app passes
-# ENHANCE_ALLOW_NONCOMMERCIAL through its Settings); refused until someone says otherwise.
-_allow_noncommercial = False
-
-
-def set_allow_noncommercial(allowed: bool) -> None:
-    """Accept (or refuse) non-commercial models in this process."""
-    global _allow_noncommercial
-    _allow_noncommercial = bool(allowed)
-
-
-def noncommercial_allowed() -> bool:
-    """True when the operator opted in to non-commercial models (ENHANCE_ALLOW_NONCOMMERCIAL=1)."""
-    return _allow_noncommercial
 
 
 def check_licence(spec: ModelSpec) -> None:

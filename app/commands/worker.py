@@ -20,7 +20,7 @@ def worker_command(concurrency: int | None) -> None:
     service = current_app.extensions["enhance"].get()
     count = concurrency if concurrency is not None else max(1, service.settings.workers)
     if service.settings.queue == "celery":
-        service.queue.run_worker(count)
+        service.queue.run_worker(count, service)
         return
     prepare_worker(service.settings)  # a worker whose device is missing must not start
     if service.settings.webhook_secret:

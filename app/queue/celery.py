@@ -102,12 +102,11 @@ class CeleryQueue:
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
             return f"broker unreachable: {type(exc).__name__}"
 
-    def run_worker(self, concurrency: int) -> None:
-        """Run a Celery worker in this process (threads share the loaded models) plus the janitor."""
-        from app.service import Service
-
+    def run_worker(self, concurrency: int, service) -> None:
+        """Run a Celery worker in this process (threads share the loaded models) plus the janitor;
+        ``service`` is this process's Service, which the tasks use."""
         prepare_worker(self.settings)  # refuse to start rather than run every job on the wrong device
-        _active["service"] = Service(self.settings, self.store, self.storage, self)
+        _active["service"] = service
         threading.Thread(target=self.janitor, daemon=True, name="janitor").start()
         worker = self.celery.Worker(
             concurrency=concurrency, pool="threads", loglevel="INFO", hostname=f"enhance-{worker_name()}"
