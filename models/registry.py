@@ -24,7 +24,7 @@ from .errors import BadOption, LicenceNotAccepted, UnknownModel
 from .options import OptionSpec
 
 TASKS = ("upscale", "denoise", "low-light", "colour", "enhance", "temporal")
-_FAMILY_MODULES = ("realesrgan", "mirnet", "lut3d", "zerodce", "resize", "nlmeans", "temporal")
+_FAMILY_MODULES = ("realesrgan", "mirnet", "lut3d", "zerodce", "resize", "nlmeans", "temporal", "stabilize")
 ENTRY_POINT_GROUP = "video_enhance.models"
 
 
