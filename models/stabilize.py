@@ -12,7 +12,8 @@ wholesale, and the cost grows with the source's pixels (two flows, a few masks),
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -44,7 +45,6 @@ class StabilizeState:
     flow: cv2.DISOpticalFlow
     source: np.ndarray | None = None
     output: torch.Tensor | None = None
-    grids: dict = field(default_factory=dict)  # (h, w, device) -> base sampling grid, built once per size
 
     def reset(self) -> None:
         """Forget the history (a new scene starts)."""
@@ -71,14 +71,22 @@ def _remap(image: np.ndarray, flow: np.ndarray, base: np.ndarray) -> np.ndarray:
     return cv2.remap(image, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+@functools.lru_cache(maxsize=8)
+def pixel_grid(h: int, w: int) -> np.ndarray:
+    """Each pixel's own (x, y) position (h, w, 2) float32, built once per size (read only)."""
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    grid = np.dstack([xs, ys])
+    grid.flags.writeable = False
+    return grid
+
+
 def reliability(flow: cv2.DISOpticalFlow, previous: np.ndarray, current: np.ndarray):
     """(backward flow (h, w, 2): where each pixel of ``current`` was in ``previous``, reliability (h, w)
     in 0..1) at the source's resolution."""
     h, w = current.shape
     backward = flow.calc(current, previous, None)  # current p <-> previous p + backward(p)
     forward = flow.calc(previous, current, None)
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    base = np.dstack([xs, ys])
+    base = pixel_grid(h, w)
     # forward-backward: going back along the backward flow, then forward again, must land where it started
     there = _remap(forward, backward, base)
     error = ((there + backward) ** 2).sum(axis=2)
@@ -95,19 +103,6 @@ def reliability(flow: cv2.DISOpticalFlow, previous: np.ndarray, current: np.ndar
     mask = consistent * agree * inside
     # erode: an unreliable pixel also distrusts its neighbours, which the upscale to the output blends in
     return backward, cv2.erode(mask.astype(np.float32), np.ones((3, 3), np.uint8))
-
-
-def _grid(state: StabilizeState, h: int, w: int, device) -> torch.Tensor:
-    """The identity sampling grid (1, h, w, 2) in pixels, cached per output size."""
-    key = (h, w, str(device))
-    if key not in state.grids:
-        ys, xs = torch.meshgrid(
-            torch.arange(h, dtype=torch.float32, device=device),
-            torch.arange(w, dtype=torch.float32, device=device),
-            indexing="ij",
-        )
-        state.grids[key] = torch.stack([xs, ys], dim=-1).unsqueeze(0)
-    return state.grids[key]
 
 
 def stabilize_frame(current: torch.Tensor, source: np.ndarray, scene_start: bool, state, strength: float):
@@ -128,24 +123,42 @@ def stabilize_frame(current: torch.Tensor, source: np.ndarray, scene_start: bool
 
 def _blend(current: torch.Tensor, state, backward: np.ndarray, mask: np.ndarray, strength: float):
     """The previous output warped onto ``current`` and blended in by ``strength * mask`` (output size)."""
+    if current.device.type != "cpu":
+        return _blend_on_device(current, state, backward, mask, strength)
+    _, _, big_h, big_w = current.shape
+    h, w = mask.shape
+    # flow and mask travel at the source's size; scaled up here (flow in output pixels): cheap passes
+    flow = cv2.resize(backward, (big_w, big_h), interpolation=cv2.INTER_LINEAR)
+    flow *= np.array([big_w / w, big_h / h], np.float32)
+    flow += pixel_grid(big_h, big_w)
+    weight = cv2.resize(mask, (big_w, big_h), interpolation=cv2.INTER_LINEAR)
+    weight *= strength
+    previous = state.output[0].float().numpy()
+    warped = torch.empty((3, big_h, big_w), dtype=torch.float32)
+    for plane, out in zip(previous, warped.numpy(), strict=True):
+        # bicubic: the history is resampled every frame, bilinear would soften it a little more each time
+        cv2.remap(plane, flow, None, cv2.INTER_CUBIC, dst=out, borderMode=cv2.BORDER_REPLICATE)
+    warped.clamp_(0, 1)  # bicubic overshoots at edges
+    blended = torch.lerp(current[0].float(), warped, torch.from_numpy(weight))
+    return blended.unsqueeze(0).to(current.dtype)
+
+
+def _blend_on_device(current: torch.Tensor, state, backward: np.ndarray, mask: np.ndarray, strength: float):
+    """_blend on a GPU: the same warp and blend with torch's grid_sample, the frames never leave it."""
     _, _, big_h, big_w = current.shape
     h, w = mask.shape
     device = current.device
-    # flow and mask travel at the source's size; scaled up (flow in output pixels) on the compute device
     small = torch.from_numpy(np.dstack([backward, mask])).permute(2, 0, 1).unsqueeze(0).to(device)
     big = F.interpolate(small, size=(big_h, big_w), mode="bilinear", align_corners=False)
     flow = big[:, :2].permute(0, 2, 3, 1) * torch.tensor([big_w / w, big_h / h], device=device)
-    where = _grid(state, big_h, big_w, device) + flow
+    where = torch.from_numpy(pixel_grid(big_h, big_w).copy()).to(device) + flow
     # pixels -> grid_sample's [-1, 1] (align_corners=True: -1 and 1 are the edge pixels' centres)
     scale = torch.tensor([2.0 / max(big_w - 1, 1), 2.0 / max(big_h - 1, 1)], device=device)
-    previous = state.output.float()
-    # bicubic: the history is resampled every frame, bilinear would soften it a little more each time
     warped = F.grid_sample(
-        previous, where * scale - 1, mode="bicubic", padding_mode="border", align_corners=True
+        state.output.float(), where * scale - 1, mode="bicubic", padding_mode="border", align_corners=True
     )
-    weight = big[:, 2:3].clamp(0, 1) * strength
-    cur = current.float()
-    return (cur + weight * (warped.clamp(0, 1) - cur)).to(current.dtype)
+    weight = big[:, 2:3] * strength
+    return torch.lerp(current.float(), warped.clamp(0, 1), weight).to(current.dtype)
 
 
 class StabilizeEnhancer(TemporalEnhancer):

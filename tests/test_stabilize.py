@@ -162,3 +162,19 @@ def test_cli_runs_bicubic_plus_stabilize(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert len(_decode(out)[0]) == N
+
+
+def test_the_gpu_warp_matches_the_cpu_warp():
+    """The grid_sample path (used on GPUs) and the OpenCV path (CPU) blend the same frame, run on the CPU."""
+    from models.stabilize import _blend, _blend_on_device
+
+    rng = np.random.default_rng(4)
+    state = new_state()
+    state.output = torch.from_numpy(rng.random((1, 3, 48, 64), dtype=np.float32))
+    current = torch.from_numpy(rng.random((1, 3, 48, 64), dtype=np.float32))
+    backward = rng.uniform(-2, 2, (24, 32, 2)).astype(np.float32)
+    mask = rng.random((24, 32), dtype=np.float32)
+    cpu = _blend(current, state, backward, mask, 0.5)
+    device = _blend_on_device(current, state, backward, mask, 0.5)
+    assert not torch.allclose(cpu, current, atol=0.01)  # it did blend
+    assert (cpu - device).abs().max() < 0.01
