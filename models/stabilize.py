@@ -36,6 +36,8 @@ AGREE_FULL, AGREE_NONE = 6.0, 18.0
 #: forward-backward consistency (Sundaram et al. 2010): |f_fw(p + f_bw) + f_bw|^2 within
 #: FB_RELATIVE * (|f_fw|^2 + |f_bw|^2) + FB_ABSOLUTE source pixels^2 is consistent; twice that is not
 FB_RELATIVE, FB_ABSOLUTE = 0.01, 0.5
+#: how the previous output is resampled (OpenCV, on the CPU)
+WARP = cv2.INTER_CUBIC
 
 
 @dataclass
@@ -128,8 +130,10 @@ def _blend(current: torch.Tensor, state, backward: np.ndarray, mask: np.ndarray,
     _, _, big_h, big_w = current.shape
     h, w = mask.shape
     # flow and mask travel at the source's size; scaled up here (flow in output pixels): cheap passes
-    flow = cv2.resize(backward, (big_w, big_h), interpolation=cv2.INTER_LINEAR)
-    flow *= np.array([big_w / w, big_h / h], np.float32)
+    # (the resize is linear: scaling the flow to output pixels before it is the same, on 16x fewer pixels)
+    flow = cv2.resize(
+        backward * np.float32([big_w / w, big_h / h]), (big_w, big_h), interpolation=cv2.INTER_LINEAR
+    )
     flow += pixel_grid(big_h, big_w)
     weight = cv2.resize(mask, (big_w, big_h), interpolation=cv2.INTER_LINEAR)
     weight *= strength
@@ -137,7 +141,7 @@ def _blend(current: torch.Tensor, state, backward: np.ndarray, mask: np.ndarray,
     warped = torch.empty((3, big_h, big_w), dtype=torch.float32)
     for plane, out in zip(previous, warped.numpy(), strict=True):
         # bicubic: the history is resampled every frame, bilinear would soften it a little more each time
-        cv2.remap(plane, flow, None, cv2.INTER_CUBIC, dst=out, borderMode=cv2.BORDER_REPLICATE)
+        cv2.remap(plane, flow, None, WARP, dst=out, borderMode=cv2.BORDER_REPLICATE)
     warped.clamp_(0, 1)  # bicubic overshoots at edges
     blended = torch.lerp(current[0].float(), warped, torch.from_numpy(weight))
     return blended.unsqueeze(0).to(current.dtype)
