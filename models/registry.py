@@ -25,7 +25,7 @@ from .licence import noncommercial_allowed, set_allow_noncommercial  # noqa: F40
 from .options import OptionSpec
 
 TASKS = ("upscale", "denoise", "low-light", "colour", "enhance", "temporal")
-_FAMILY_MODULES = ("realesrgan", "mirnet", "lut3d", "zerodce", "resize", "nlmeans", "temporal")
+_FAMILY_MODULES = ("realesrgan", "mirnet", "lut3d", "zerodce", "resize", "nlmeans", "temporal", "stabilize")
 ENTRY_POINT_GROUP = "video_enhance.models"
 
 

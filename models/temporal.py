@@ -4,6 +4,10 @@ A temporal stage declares its window (``window_before``, ``window_after``) and i
 ``process_window``; the video pipeline (app/pipeline/temporal.py) streams windows to it in order. In a chain
 it comes last, after the per-frame links, and sees their outputs. ``process`` treats each frame of a batch
 as a still (a one-frame video), so images and model-only benchmarks still work.
+
+A *recursive* stage (``stabilize``, models/stabilize.py) feeds each output into the next: the pipeline
+gives it, per video, a state of its own (``new_state``) and calls ``filter_frame`` with frame t's window,
+its source frame (the chain's input) and whether t starts a scene (the video's first frame, or a cut).
 """
 
 from __future__ import annotations
@@ -38,6 +42,18 @@ class TemporalEnhancer(Enhancer):
     def process_window(self, window: torch.Tensor) -> torch.Tensor:
         """Windows (B, T, 3, H, W) in [0, 1], frame t at index ``window_before`` -> frames t (B, 3, H, W)."""
         raise NotImplementedError
+
+    #: True when frame t's output depends on the stage's own previous output (the pipeline then calls
+    #: ``filter_frame`` with one ``new_state`` per video instead of ``process_window``)
+    recursive = False
+
+    def new_state(self):
+        """A recursive stage's history for one video (None for a windowed stage: it keeps nothing)."""
+        return None
+
+    def filter_frame(self, window: torch.Tensor, source, scene_start: bool, state) -> torch.Tensor:
+        """Frame t (1, 3, H, W) from its window, its source frame (3, h, w integer planes) and ``state``."""
+        return self.process_window(window)
 
     @torch.inference_mode()
     def process(self, batch: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,8 @@ For output frame t a temporal stage sees frames t-before .. t+after of its input
 output). Windows never cross a scene cut: each scene is a run of its own, and at a run's ends (the video's
 first and last frame, a ``--frames`` preview's last, either side of a cut) the window is mirrored as
 TemporalFix's original does (frame 0's window is 3, 2, 1, 0, 1, 2, 3; models.temporalfix.scene_window).
-At most before + 1 + after frames are held, however long the video is.
+At most before + 1 + after frames are held, however long the video is. A recursive stage (``stabilize``)
+also gets each frame's source frame and whether it starts a scene, and restarts its history there.
 
 Scene cuts are found on the source frames (before any link ran): a cut is where the mean absolute
 difference between consecutive frames' 32x18 grey thumbnails, on a 0-1 scale, is above CUT_THRESHOLD.

@@ -339,6 +339,7 @@ class VideoRun:
         thread, the temporal stage on each frame's window (app/pipeline/temporal.py: bounded, cut-aware)."""
         stream = WindowStream(self.temporal.window_before, self.temporal.window_after)
         self.window_stream = stream  # tests read its high-water mark
+        self.temporal_state = self.temporal.new_state()  # a recursive stage's history, this video's only
         cuts = CutDetector()
         in_flight: deque = deque()
         while True:
@@ -348,7 +349,10 @@ class VideoRun:
             if self.should_cancel and self.should_cancel():
                 raise Canceled("canceled by request")
             pixels, stamps = item
-            in_flight.append((stage.submit_tensor(pixels, self.per_frame), stamps, cuts.push(pixels)))
+            future = stage.submit_tensor(pixels, self.per_frame)
+            # a recursive stage also gets each frame's source frame (a copy: the batch is not kept alive)
+            sources = [p.copy() for p in pixels] if self.temporal.recursive else [None] * len(stamps)
+            in_flight.append((future, stamps, cuts.push(pixels), sources))
             if len(in_flight) >= stage.workers and not self._windows_on(stage, stream, in_flight.popleft()):
                 return
         while in_flight:
@@ -359,20 +363,25 @@ class VideoRun:
 
     def _windows_on(self, stage: EnhanceStage, stream: WindowStream, done) -> bool:
         """Wait for the oldest per-frame batch, push its frames into the windows, filter the ready ones."""
-        future, stamps, cuts = done
+        future, stamps, cuts, sources = done
         frames = future.result()
-        for frame, stamp, cut in zip(frames, stamps, cuts, strict=True):
-            if not self._filter_on(stage, stream.push(frame, stamp, cut)):
+        for frame, stamp, cut, source in zip(frames, stamps, cuts, sources, strict=True):
+            # the stream carries a frame's source and scene start with its timestamp, out with its window
+            if not self._filter_on(stage, stream.push(frame, _Tag(stamp, source, cut), cut)):
                 return False
         return True
 
     def _filter_on(self, stage: EnhanceStage, ready: list) -> bool:
         """Run the temporal stage on each ready window and queue its frame for the encoder; False = stop."""
-        for window, stamp in ready:
+        for window, tag in ready:
             began = time.thread_time()
-            frames = stage.finish(self.temporal.process_window(window))
+            if self.temporal.recursive:
+                out = self.temporal.filter_frame(window, tag.source, tag.scene_start, self.temporal_state)
+            else:
+                out = self.temporal.process_window(window)
+            frames = stage.finish(out)
             self.busy["temporal"] = self.busy.get("temporal", 0.0) + time.thread_time() - began
-            if not self._put(self.frames_out, (frames, [stamp])):
+            if not self._put(self.frames_out, (frames, [tag.stamp])):
                 return False
         return True
 
@@ -423,6 +432,16 @@ class VideoRun:
             except queue.Empty:
                 return
             self.side.mux(packet)
+
+
+@dataclass
+class _Tag:
+    """What travels through the window stream with a frame: its timestamp, its source frame (planar
+    integers, recursive stages only) and whether it starts a scene."""
+
+    stamp: object
+    source: object
+    scene_start: bool
 
 
 class _DecodeState:

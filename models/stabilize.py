@@ -1,0 +1,221 @@
+"""``stabilize``: a weight-free, motion-compensated recursive filter against per-frame flicker.
+
+For output frame t: dense optical flow (OpenCV's DIS, no weights) both ways between the *source* frames
+t-1 and t, at the source's resolution; a reliability mask there, from forward-backward consistency and
+from source agreement (source t-1 warped onto t must match source t), so occlusions, new content and
+badly tracked motion keep the current frame; then, at the output's resolution, only the warp of the
+previous *stabilized* output onto frame t and the blend ``out = cur + w * (warped - cur)`` with
+``w = strength * reliability <= strength``. Detail of the current frame is therefore never replaced
+wholesale, and the cost grows with the source's pixels (two flows, a few masks), not the output's
+(one resize of flow and mask, one warp, one blend). The history starts afresh at each scene's first frame.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .base import Enhancer, EnhancerInfo
+from .options import OptionSpec
+from .registry import ModelSpec, register
+from .temporal import TemporalEnhancer
+
+NAME = "stabilize"
+#: 0.5: a recursive blend with weight w keeps (1 - w) / (1 + w) of still noise's variance (a third at 0.5,
+#: i.e. ~1.7x less flicker), remembers ~3 frames (like TemporalFix's +-3 window), and even where the mask
+#: is wrong at most half of a pixel comes from the past, fading to an eighth within three frames
+DEFAULT_STRENGTH = 0.5
+#: source agreement: mean grey difference (0-255, after a 3x3 box blur that averages noise down) below
+#: which the warped previous source counts as the same content, and above which it counts as new
+AGREE_FULL, AGREE_NONE = 6.0, 18.0
+#: forward-backward consistency (Sundaram et al. 2010): |f_fw(p + f_bw) + f_bw|^2 within
+#: FB_RELATIVE * (|f_fw|^2 + |f_bw|^2) + FB_ABSOLUTE source pixels^2 is consistent; twice that is not
+FB_RELATIVE, FB_ABSOLUTE = 0.01, 0.5
+#: how the previous output is resampled (OpenCV, on the CPU)
+WARP = cv2.INTER_CUBIC
+
+
+@dataclass
+class StabilizeState:
+    """One video's history: the previous source frame (grey, uint8) and the previous stabilized output."""
+
+    flow: cv2.DISOpticalFlow
+    source: np.ndarray | None = None
+    output: torch.Tensor | None = None
+
+    def reset(self) -> None:
+        """Forget the history (a new scene starts)."""
+        self.source = self.output = None
+
+
+def new_state() -> StabilizeState:
+    """A fresh history with its own DIS flow (one per video: the OpenCV object is not shared by threads)."""
+    return StabilizeState(cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST))
+
+
+def to_grey(planes: np.ndarray) -> np.ndarray:
+    """Planar RGB integers (3, h, w), 8 or 16 bit -> grey uint8 (h, w) for the flow."""
+    rgb = planes.astype(np.float32)
+    if planes.dtype == np.uint16:
+        rgb /= 257.0
+    grey = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+    return np.clip(grey + 0.5, 0, 255).astype(np.uint8)
+
+
+def _remap(image: np.ndarray, flow: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """``image`` sampled at p + flow(p) (bilinear, edges replicated)."""
+    maps = base + flow
+    return cv2.remap(image, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+@functools.lru_cache(maxsize=8)
+def pixel_grid(h: int, w: int) -> np.ndarray:
+    """Each pixel's own (x, y) position (h, w, 2) float32, built once per size (read only)."""
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    grid = np.dstack([xs, ys])
+    grid.flags.writeable = False
+    return grid
+
+
+def reliability(flow: cv2.DISOpticalFlow, previous: np.ndarray, current: np.ndarray):
+    """(backward flow (h, w, 2): where each pixel of ``current`` was in ``previous``, reliability (h, w)
+    in 0..1) at the source's resolution."""
+    h, w = current.shape
+    backward = flow.calc(current, previous, None)  # current p <-> previous p + backward(p)
+    forward = flow.calc(previous, current, None)
+    base = pixel_grid(h, w)
+    # forward-backward: going back along the backward flow, then forward again, must land where it started
+    there = _remap(forward, backward, base)
+    error = ((there + backward) ** 2).sum(axis=2)
+    bound = FB_RELATIVE * ((there**2).sum(axis=2) + (backward**2).sum(axis=2)) + FB_ABSOLUTE
+    consistent = np.clip(2.0 - error / bound, 0.0, 1.0)
+    # source agreement: the previous source, moved along the flow, shows what the current one shows
+    warped = _remap(previous.astype(np.float32), backward, base)
+    difference = cv2.blur(np.abs(warped - current.astype(np.float32)), (3, 3))
+    agree = np.clip((AGREE_NONE - difference) / (AGREE_NONE - AGREE_FULL), 0.0, 1.0)
+    # content that came from outside the frame has no past
+    target = base + backward
+    inside = (target[..., 0] >= 0) & (target[..., 0] <= w - 1)
+    inside &= (target[..., 1] >= 0) & (target[..., 1] <= h - 1)
+    mask = consistent * agree * inside
+    # erode: an unreliable pixel also distrusts its neighbours, which the upscale to the output blends in
+    return backward, cv2.erode(mask.astype(np.float32), np.ones((3, 3), np.uint8))
+
+
+def stabilize_frame(current: torch.Tensor, source: np.ndarray, scene_start: bool, state, strength: float):
+    """Frame t (1, 3, H, W) in [0, 1], stabilized against the history in ``state`` (then updated)."""
+    grey = to_grey(source)
+    if scene_start or state.source is None or state.source.shape != grey.shape:
+        state.reset()
+    if strength <= 0:
+        return current
+    if state.output is None:
+        out = current
+    else:
+        backward, mask = reliability(state.flow, state.source, grey)
+        out = _blend(current, state, backward, mask, strength)
+    state.source, state.output = grey, out
+    return out
+
+
+def _blend(current: torch.Tensor, state, backward: np.ndarray, mask: np.ndarray, strength: float):
+    """The previous output warped onto ``current`` and blended in by ``strength * mask`` (output size)."""
+    if current.device.type != "cpu":
+        return _blend_on_device(current, state, backward, mask, strength)
+    _, _, big_h, big_w = current.shape
+    h, w = mask.shape
+    # flow and mask travel at the source's size; scaled up here (flow in output pixels): cheap passes
+    # (the resize is linear: scaling the flow to output pixels before it is the same, on 16x fewer pixels)
+    flow = cv2.resize(
+        backward * np.float32([big_w / w, big_h / h]), (big_w, big_h), interpolation=cv2.INTER_LINEAR
+    )
+    flow += pixel_grid(big_h, big_w)
+    weight = cv2.resize(mask, (big_w, big_h), interpolation=cv2.INTER_LINEAR)
+    weight *= strength
+    previous = state.output[0].float().numpy()
+    warped = torch.empty((3, big_h, big_w), dtype=torch.float32)
+    for plane, out in zip(previous, warped.numpy(), strict=True):
+        # bicubic: the history is resampled every frame, bilinear would soften it a little more each time
+        cv2.remap(plane, flow, None, WARP, dst=out, borderMode=cv2.BORDER_REPLICATE)
+    warped.clamp_(0, 1)  # bicubic overshoots at edges
+    blended = torch.lerp(current[0].float(), warped, torch.from_numpy(weight))
+    return blended.unsqueeze(0).to(current.dtype)
+
+
+def _blend_on_device(current: torch.Tensor, state, backward: np.ndarray, mask: np.ndarray, strength: float):
+    """_blend on a GPU: the same warp and blend with torch's grid_sample, the frames never leave it."""
+    _, _, big_h, big_w = current.shape
+    h, w = mask.shape
+    device = current.device
+    small = torch.from_numpy(np.dstack([backward, mask])).permute(2, 0, 1).unsqueeze(0).to(device)
+    big = F.interpolate(small, size=(big_h, big_w), mode="bilinear", align_corners=False)
+    flow = big[:, :2].permute(0, 2, 3, 1) * torch.tensor([big_w / w, big_h / h], device=device)
+    where = torch.from_numpy(pixel_grid(big_h, big_w).copy()).to(device) + flow
+    # pixels -> grid_sample's [-1, 1] (align_corners=True: -1 and 1 are the edge pixels' centres)
+    scale = torch.tensor([2.0 / max(big_w - 1, 1), 2.0 / max(big_h - 1, 1)], device=device)
+    warped = F.grid_sample(
+        state.output.float(), where * scale - 1, mode="bicubic", padding_mode="border", align_corners=True
+    )
+    weight = big[:, 2:3] * strength
+    return torch.lerp(current.float(), warped.clamp(0, 1), weight).to(current.dtype)
+
+
+class StabilizeEnhancer(TemporalEnhancer):
+    """Recursive stage: keeps the previous stabilized output per video and blends it into frame t."""
+
+    # frame t-1 is all it looks at: its source and its own output (kept in the state, not the window)
+    window_before = 1
+    window_after = 0
+    recursive = True
+
+    def __init__(self, info: EnhancerInfo, device, dtype, strength: float):
+        super().__init__(info, device, dtype, tile=0)
+        self.strength = strength
+
+    def new_state(self) -> StabilizeState:
+        """A fresh history for one video."""
+        return new_state()
+
+    def process_window(self, window: torch.Tensor) -> torch.Tensor:
+        """Without sources (an image, a model-only benchmark) nothing is known of motion: frame t as is."""
+        return window[:, self.window_before]
+
+    @torch.inference_mode()
+    def filter_frame(self, window: torch.Tensor, source, scene_start: bool, state) -> torch.Tensor:
+        """Frame t of the window, stabilized with the history of this video."""
+        current = window[:, self.window_before].to(self.device)
+        return stabilize_frame(current, source, scene_start, state, self.strength)
+
+
+def _build(spec: ModelSpec, device, dtype, tile, strength: float) -> Enhancer:
+    """The stabilizer at ``strength`` (nothing to load)."""
+    info = EnhancerInfo.from_spec(spec, architecture="DIS flow + recursive blend", strength=strength)
+    return StabilizeEnhancer(info, device, dtype, strength)
+
+
+register(
+    ModelSpec(
+        name=NAME,
+        task="temporal",
+        scale=1,
+        licence="none (classic filter)",
+        weights=(),
+        build=_build,
+        description="Motion-compensated filter against flicker: blends the previous frame in along "
+        "the source's optical flow where motion is reliable, e.g. realesr-animevideov3+stabilize",
+        options={
+            "strength": OptionSpec(
+                DEFAULT_STRENGTH,
+                "most of a pixel taken from the motion-compensated previous frame (0 = off)",
+                minimum=0.0,
+                maximum=1.0,
+            )
+        },
+        window=(1, 0),
+    )
+)
