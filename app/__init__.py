@@ -30,9 +30,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     lazy = LazyService(settings)
     app.extensions["enhance"] = lazy
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
-    from . import api, ops, web
-    from .auth import register_auth
-    from .problems import register_problem_handlers
+    from .http import api, ops, web
+    from .http.auth import register_auth
+    from .http.problems import register_problem_handlers
 
     register_problem_handlers(app)
     register_auth(app)

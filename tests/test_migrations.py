@@ -11,7 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from app.jobs.store import JobStore, make_engine
-from app.migrations import SchemaTooNew, all_tables, current_revision, head_revision, upgrade_database
+from app.migrations import SchemaTooNew, current_revision, head_revision, upgrade_database
+from app.migrations.tables import all_tables
 from tests.services import Postgres, require_servers
 
 OLD_SCHEMA = Path(__file__).parent / "data" / "schema_before_migrations.sql"

@@ -467,8 +467,8 @@ def test_sql_rate_limit_storage_is_exact_across_processes_and_threads(tmp_path):
     from limits import parse
     from limits.strategies import MovingWindowRateLimiter
 
+    from app.http.sqllimits import SqlStorage
     from app.jobs.store import JobStore, make_engine
-    from app.sqllimits import SqlStorage
 
     url = f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
     JobStore(url).upgrade_schema()  # as the server does before any process serves

@@ -7,11 +7,11 @@ import re
 import pytest
 
 from app import create_app
-from app.api import download_name
+from app.http.api import download_name
+from app.http.openapi import JOB_EXAMPLE, PROBLEM_EXAMPLE, QUEUED, openapi_document
+from app.http.ops import SWAGGER_ASSETS
+from app.http.schemas import EnhanceForm, JobDocument, Problem
 from app.jobs.runner import run_claimed_job
-from app.openapi import JOB_EXAMPLE, PROBLEM_EXAMPLE, QUEUED, openapi_document
-from app.ops import SWAGGER_ASSETS
-from app.schemas import EnhanceForm, JobDocument, Problem
 from tests.media import make_video
 
 

@@ -11,9 +11,10 @@ import time
 import pytest
 import requests
 
-from app import create_app, netguard, webhooks
+from app import create_app, webhooks
 from app.jobs.models import Job, utcnow
 from app.jobs.store import JobStore
+from app.webhooks import netguard
 from tests.media import make_video
 from tests.receiver import Receiver
 from tests.server import Server, wait_until

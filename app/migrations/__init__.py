@@ -34,15 +34,6 @@ class SchemaTooNew(ConfigError):
     """The database was migrated by a newer release than this one: refuse to start rather than guess."""
 
 
-def all_tables() -> list:
-    """Every table of the job database as the code uses it (the MetaData of each module that owns tables)."""
-    from app.jobs.models import Base as job_tables  # imported here: those modules import the store's package
-    from app.sqllimits import metadata as rate_limit_tables
-    from app.webhook_store import WebhookBase as webhook_tables
-
-    return [job_tables.metadata, webhook_tables.metadata, rate_limit_tables]
-
-
 def alembic_config() -> Config:
     """Alembic's configuration, pointing at this package (no alembic.ini needed)."""
     config = Config()

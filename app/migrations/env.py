@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from app.migrations import all_tables
+from app.migrations.tables import all_tables
 
 
 def _run(connection) -> None:

@@ -18,12 +18,14 @@ from models import weights
 from models.catalog import catalog
 from models.registry import ModelSpec, resolve_chain, validate_model_options
 
-from . import netguard, ratelimit, webhooks
-from .jobs.document import job_document
-from .jobs.models import ACTIVE, Job
-from .jobs.store import new_job_id
-from .pipeline.interlace import decide
-from .pipeline.video import frames_wanted
+from .. import webhooks
+from ..jobs.document import job_document
+from ..jobs.models import ACTIVE, Job
+from ..jobs.store import new_job_id
+from ..pipeline.interlace import decide
+from ..pipeline.video import frames_wanted
+from ..webhooks import netguard
+from . import ratelimit
 from .problems import ApiProblem
 from .schemas import EnhanceForm, ListQuery
 

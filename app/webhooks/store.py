@@ -13,7 +13,7 @@ from sqlalchemy import Float, Integer, String, Text, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from .jobs.models import FINISHED, Job, utcnow
+from ..jobs.models import FINISHED, Job, utcnow
 
 SWEEP_WINDOW = timedelta(hours=1)  # ends older than this (e.g. before an upgrade) are never announced late
 

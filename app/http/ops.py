@@ -11,7 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Summa
 
 from models.catalog import catalog
 
-from .jobs.models import STATUSES
+from ..jobs.models import STATUSES
 from .openapi import openapi_document
 
 bp = Blueprint("ops", __name__)

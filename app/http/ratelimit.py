@@ -13,8 +13,8 @@ from flask import Flask, g, request
 from flask_limiter import Limiter
 from sqlalchemy import select
 
+from ..jobs.models import Job
 from . import sqllimits  # noqa: F401 - registers the enhance-sql:// storage scheme with limits
-from .jobs.models import Job
 from .problems import ApiProblem
 
 SUBMIT_ENDPOINT = "api.submit"

@@ -13,7 +13,7 @@ Every end of a job (succeeded, failed, canceled, given up) is announced from one
 final transitions (``JobStore.on_end``, which the service subscribes ``notify`` to). The sweeper, in each
 worker process, announces ends a process could not send (it died right after the transition) and takes
 over deliveries whose process died. The
-delivery table is ``webhook_store``.
+delivery table is ``app.webhooks.store``.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from ..jobs.document import job_document
+from ..jobs.models import FINISHED, Job
 from . import netguard
-from .jobs.document import job_document
-from .jobs.models import FINISHED, Job
-from .webhook_store import claim, delivery_state, record, unannounced
+from .store import claim, delivery_state, record, unannounced
 
 log = logging.getLogger("app.webhooks")
 
@@ -238,7 +238,7 @@ def configure(settings) -> Dispatcher:
 def dispatcher() -> Dispatcher:
     """This process's dispatcher, configured from the environment when nobody configured it."""
     if _dispatcher is None:
-        from .config import Settings
+        from ..config import Settings
 
         return configure(Settings.from_env())
     return _dispatcher

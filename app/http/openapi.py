@@ -108,7 +108,7 @@ PROBLEM_EXAMPLE = {
 }
 
 # The error answers, as response components a view's docstring names (``404: NotFound``): every error of this
-# API is a problem document (app/problems.py), so only the description and the example differ.
+# API is a problem document (app/http/problems.py), so only the description and the example differ.
 PROBLEMS = {
     "BadRequest": (400, "Bad option, unknown model or no file", PROBLEM_EXAMPLE["detail"]),
     "Unauthorized": (401, "Missing or wrong API key", "send 'Authorization: Bearer <key>'"),
@@ -198,7 +198,7 @@ def _operations(rule, view, keyed: bool) -> dict:
         if "parameters" in operation:
             operation["parameters"] = _query_parameters(operation["parameters"])
         if secured:
-            # the auth layer (app/auth.py) answers 401 before the view runs, for every route it guards
+            # the auth layer (app/http/auth.py) answers 401 before the view runs, for every route it guards
             operation["security"] = [{"bearer": []}]
             responses.setdefault(401, "Unauthorized")
         operation["responses"] = responses
