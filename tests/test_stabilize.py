@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import av
 import cv2
 import numpy as np
@@ -14,6 +12,7 @@ from app.pipeline import EnhanceOptions, enhance_file
 from models.registry import get_spec, has_temporal_stage, load_enhancer
 from models.stabilize import new_state, stabilize_frame
 from tests.test_cli_enhance import flask
+from tests.test_temporal import _decode, _psnr  # the same decoding and PSNR as the temporalfix tests
 
 W, H, N = 64, 48, 10
 X2 = {"bicubic.scale": 2}
@@ -61,18 +60,6 @@ def _pan(path, step: tuple[float, float]) -> np.ndarray:
         for i in range(N)
     ]  # fmt: skip
     return _write(path, [f[:H, :W] for f in frames])
-
-
-def _decode(path):
-    """Every frame (N, h, w, 3) uint8 and its time in seconds."""
-    with av.open(str(path)) as c:
-        frames = list(c.decode(video=0))
-        return np.stack([f.to_ndarray(format="rgb24") for f in frames]), [float(f.time) for f in frames]
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
 def _flicker(frames: np.ndarray) -> float:
