@@ -180,10 +180,14 @@ def require(path: str, model: str | None = None) -> Path:
         return found
     folders = ", ".join(str(d) for d in search_dirs())
     who = f" for {model}" if model else ""
+    # where the server looks and how to fetch are the operator's business: an HTTP client is told neither
     raise WeightsMissing(
-        f"weights file {path}{who} not found in {folders}; "
-        f"fetch it with: flask weights download {model or path} "
-        f"(or put it in a folder on ENHANCE_WEIGHTS_PATH)"
+        f"weights file {path}{who} is not installed",
+        hints={
+            "cli": f"looked in {folders}; fetch it with: flask weights download {model or path} "
+            "(or put it in a folder on ENHANCE_WEIGHTS_PATH)",
+            "http": "this server's operator has not installed it; choose another model",
+        },
     )
 
 

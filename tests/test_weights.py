@@ -83,6 +83,9 @@ def test_weights_missing_names_file_folders_and_command(folders):
     assert "sub/missing.pth" in message
     assert all(str(d) in message for d in (a, b, repo))
     assert "flask weights download realesrgan-x4plus" in message
+    over_http = info.value.worded("http")  # a client of the service is told neither folders nor commands
+    assert "sub/missing.pth" in over_http and "operator" in over_http
+    assert not any(str(d) in over_http for d in (a, b, repo)) and "flask" not in over_http
 
 
 def test_default_dest_is_first_writable_folder(folders, tmp_path):
