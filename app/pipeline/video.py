@@ -318,21 +318,8 @@ class VideoRun:
         """Feed batches to the enhance workers and pass their results on in order, ``workers`` in flight."""
         if self.temporal:
             return self._enhance_temporal(stage)
-        in_flight: deque = deque()
-        while True:
-            item = self._get(self.frames_in)
-            if item is _END:
-                break
-            if self.should_cancel and self.should_cancel():
-                raise Canceled("canceled by request")
-            pixels, stamps = item
-            in_flight.append((stage.submit(pixels), stamps))
-            if len(in_flight) >= stage.workers and not self._pass_on(in_flight.popleft()):
-                return
-        while in_flight:
-            if not self._pass_on(in_flight.popleft()):
-                return
-        self._put(self.frames_out, _END)
+        if self._pump(stage.workers, lambda pixels, stamps: (stage.submit(pixels), stamps), self._pass_on):
+            self._put(self.frames_out, _END)
 
     def _enhance_temporal(self, stage: EnhanceStage) -> None:
         """The per-frame links in the workers (``workers`` batches in flight), then, in order and in this
@@ -341,6 +328,20 @@ class VideoRun:
         self.window_stream = stream  # tests read its high-water mark
         self.temporal_state = self.temporal.new_state()  # a recursive stage's history, this video's only
         cuts = CutDetector()
+
+        def submit(pixels, stamps):
+            future = stage.submit_tensor(pixels, self.per_frame)
+            # a recursive stage also gets each frame's source frame (a copy: the batch is not kept alive)
+            sources = [p.copy() for p in pixels] if self.temporal.recursive else [None] * len(stamps)
+            return future, stamps, cuts.push(pixels), sources
+
+        if self._pump(stage.workers, submit, lambda done: self._windows_on(stage, stream, done)):
+            if self._filter_on(stage, stream.finish()):
+                self._put(self.frames_out, _END)
+
+    def _pump(self, workers: int, submit, deliver) -> bool:
+        """Read batches and ``submit(pixels, stamps)`` each; ``deliver`` the oldest once ``workers`` are in
+        flight, in order, then the rest. False when the run stopped (the encoder is gone)."""
         in_flight: deque = deque()
         while True:
             item = self._get(self.frames_in)
@@ -348,18 +349,13 @@ class VideoRun:
                 break
             if self.should_cancel and self.should_cancel():
                 raise Canceled("canceled by request")
-            pixels, stamps = item
-            future = stage.submit_tensor(pixels, self.per_frame)
-            # a recursive stage also gets each frame's source frame (a copy: the batch is not kept alive)
-            sources = [p.copy() for p in pixels] if self.temporal.recursive else [None] * len(stamps)
-            in_flight.append((future, stamps, cuts.push(pixels), sources))
-            if len(in_flight) >= stage.workers and not self._windows_on(stage, stream, in_flight.popleft()):
-                return
+            in_flight.append(submit(*item))
+            if len(in_flight) >= workers and not deliver(in_flight.popleft()):
+                return False
         while in_flight:
-            if not self._windows_on(stage, stream, in_flight.popleft()):
-                return
-        if self._filter_on(stage, stream.finish()):
-            self._put(self.frames_out, _END)
+            if not deliver(in_flight.popleft()):
+                return False
+        return True
 
     def _windows_on(self, stage: EnhanceStage, stream: WindowStream, done) -> bool:
         """Wait for the oldest per-frame batch, push its frames into the windows, filter the ready ones."""
