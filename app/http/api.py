@@ -144,6 +144,7 @@ def submit():
         raise ApiProblem(
             400, "Bad option", "model must be a registered name or chain, not a file path", "bad-option"
         )
+    # resolves the chain too: an unknown model or a refused licence fails before the upload is stored
     model_options = validate_model_options(model, model_fields)
     options = EnhanceOptions(
         model=model,
@@ -152,12 +153,10 @@ def submit():
         codec=form.codec,
         crf=form.crf,
         frames=form.frames,
-        device=settings.device,
         model_options=model_options,
         deinterlace=form.deinterlace,
     )
     options.validate()
-    resolve_chain(model)  # unknown model / licence before the upload is even stored
     job_id = new_job_id()
     path = svc.storage.upload_path(job_id)
     try:
@@ -173,7 +172,7 @@ def submit():
         size = check_request(info, options, limits.output)
         _check_weights(model)
         stored = options.to_dict()
-        stored.pop("device", None)
+        stored.pop("device", None)  # each worker runs on its own ENHANCE_DEVICE
         stored["container"] = container
         frames_total = frames_wanted(info, options)
         plan = decide(options.deinterlace, info.interlacing)
