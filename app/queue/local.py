@@ -19,13 +19,13 @@ JANITOR_SECONDS = 5.0
 
 
 class LocalQueue:
-    """Runs queued jobs on ``settings.workers`` threads of this process."""
+    """The job table as a queue: a `flask worker` process claims and runs jobs (``work``) and takes back
+    the jobs of workers that died (``janitor``); the API only inserts rows."""
 
     def __init__(self, settings, store, storage):
         self.settings, self.store, self.storage = settings, store, storage
         self.wake = threading.Event()
         self.stopping = threading.Event()
-        self.threads: list[threading.Thread] = []
         self.name = worker_name()
 
     # -- used by the API -------------------------------------------------------------------------
