@@ -7,7 +7,8 @@ weights is its own business, so only the CLI prints the search folders (``search
 from __future__ import annotations
 
 from . import weights
-from .registry import ModelSpec, all_specs, noncommercial_allowed
+from .licence import noncommercial_allowed
+from .specs import ModelSpec, all_specs
 
 
 def fetch_command(name: str) -> str:

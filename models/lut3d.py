@@ -24,13 +24,10 @@ from torch import nn
 
 from .base import Enhancer, EnhancerInfo, load_weights_state
 from .errors import UnsupportedInput, WeightsCorrupt
-from .registry import ModelSpec, register
+from .declarations.lut3d import CLASSIFIER_FILE, LICENCE, LUTS_FILE, NAME  # noqa: F401
+from .specs import ModelSpec
 from .weights import require
 
-NAME = "lut3d"
-LICENCE = "Apache-2.0"
-LUTS_FILE = "lut3d/LUTs.pth"
-CLASSIFIER_FILE = "lut3d/classifier.pth"
 #: the official binsize numerator: values sit at v * (dim - 1) / 1.000001 in LUT index space
 BIN_NUMERATOR = 1.000001
 CLASSIFIER_SIZE = 256
@@ -215,16 +212,3 @@ def build(spec: ModelSpec, device: torch.device, dtype: torch.dtype, tile: int, 
     classifier = load_classifier(require(CLASSIFIER_FILE, model=NAME))
     info = EnhancerInfo.from_spec(spec, lut_dim=luts.shape[-1], compute_dtype="fp32")
     return LUT3DEnhancer(info, device, classifier, luts)
-
-
-register(
-    ModelSpec(
-        name=NAME,
-        task="colour",
-        scale=1,
-        licence=LICENCE,
-        weights=(LUTS_FILE, CLASSIFIER_FILE),
-        build=build,
-        description="Image-Adaptive 3D-LUT (Zeng et al.): sRGB photo retouching, FiveK expert C; real-time",
-    )
-)

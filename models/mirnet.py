@@ -22,33 +22,17 @@ from spandrel_extra_arches import EXTRA_REGISTRY
 
 from .base import Enhancer, EnhancerInfo
 from .errors import WeightsCorrupt
-from .registry import ModelSpec, register
+from .declarations.mirnet import LICENCE, MODELS, weights_path  # noqa: F401
+from .specs import ModelSpec
 from .weights import require
 
 log = logging.getLogger(__name__)
 
-LICENCE = "Academic Public License (non-commercial)"
 ARCH_ID = "MIRNet2"
 #: the network pools twice by 2 (MRB down4) and must upsample back to the same size
 NET_MULTIPLE = 4
 #: the official demo's tile overlap; also a multiple of NET_MULTIPLE so tiles stay on the pooling grid
 TILE_PAD = 32
-
-# name -> (checkpoint file, task, scale, description)
-_MODELS = {
-    "mirnetv2-denoise": ("real_denoising", "denoise", 1, "real camera noise removal (SIDD)"),
-    "mirnetv2-lowlight": ("enhancement_lol", "low-light", 1, "low-light enhancement (LOL)"),
-    "mirnetv2-enhance": ("enhancement_fivek", "enhance", 1, "photo retouching (MIT-Adobe FiveK)"),
-    "mirnetv2-sr-x2": ("sr_x2", "upscale", 2, "real-image super-resolution x2 (RealSR)"),
-    "mirnetv2-sr-x3": ("sr_x3", "upscale", 3, "real-image super-resolution x3 (RealSR)"),
-    "mirnetv2-sr-x4": ("sr_x4", "upscale", 4, "real-image super-resolution x4 (RealSR)"),
-}
-
-
-def weights_path(name: str) -> str:
-    """The manifest path (relative to a weights folder) of a MIRNetv2 model's checkpoint."""
-    return f"mirnetv2/{_MODELS[name][0]}.pth"
-
 
 # -- the pre-resize of the SR models ---------------------------------------------------------------
 
@@ -165,23 +149,3 @@ def build(spec: ModelSpec, device: torch.device, dtype: torch.dtype, tile: int, 
     net.to(device=device, dtype=dtype, memory_format=torch.channels_last)
     info = EnhancerInfo.from_spec(spec, architecture=ARCH_ID, weights=spec.weights[0])
     return MIRNetEnhancer(info, net, device, dtype, tile, upscale=int(spec.scale))
-
-
-def _register_all() -> None:
-    """Register every MIRNetv2 model name."""
-    for name, (_, task, scale, what) in _MODELS.items():
-        register(
-            ModelSpec(
-                name=name,
-                task=task,
-                scale=float(scale),
-                licence=LICENCE,
-                weights=(weights_path(name),),
-                build=build,
-                description=f"MIRNetv2 {what}",
-                noncommercial=True,
-            )
-        )
-
-
-_register_all()

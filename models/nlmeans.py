@@ -12,8 +12,7 @@ import numpy as np
 import torch
 
 from .base import Enhancer, EnhancerInfo
-from .options import OptionSpec
-from .registry import ModelSpec, register
+from .specs import ModelSpec
 
 
 class NLMeansEnhancer(Enhancer):
@@ -39,22 +38,7 @@ class NLMeansEnhancer(Enhancer):
         return torch.from_numpy(out).to(x.device).permute(0, 3, 1, 2).float().div_(255)
 
 
-def _build(spec: ModelSpec, device, dtype, tile, strength: float) -> Enhancer:
+def build(spec: ModelSpec, device, dtype, tile, strength: float) -> Enhancer:
     """The enhancer; ``strength`` arrives parsed and in range (models.registry.link_options)."""
     info = EnhancerInfo(name=spec.name, task=spec.task, scale=1, licence=spec.licence)
     return NLMeansEnhancer(info, device, strength)
-
-
-register(
-    ModelSpec(
-        name="nlmeans",
-        task="denoise",
-        scale=1,
-        licence="none (classic filter)",
-        weights=(),
-        build=_build,
-        description="Reference baseline: OpenCV non-local means denoising, no network",
-        # h is on the 0-255 pixel scale: below 1 it barely filters, 0 would divide by zero
-        options={"strength": OptionSpec(10, "filter strength h (luma and colour)", minimum=1, maximum=50)},
-    )
-)

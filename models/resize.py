@@ -12,11 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from .base import Enhancer, EnhancerInfo
-from .options import OptionSpec
-from .registry import ModelSpec, register
+from .declarations.resize import SCALE_OPTION  # noqa: F401
+from .specs import ModelSpec
 
 LANCZOS_A = 3
-SCALE_OPTION = OptionSpec(4, "resize factor", "number", minimum=0.125, maximum=8)
 
 
 @functools.lru_cache(maxsize=32)
@@ -81,19 +80,5 @@ def _builder(resize):
     return build
 
 
-for _name, _fn, _what in (
-    ("bicubic", resize_bicubic, "bicubic interpolation"),
-    ("lanczos", resize_lanczos, "Lanczos-3 interpolation"),
-):
-    register(
-        ModelSpec(
-            name=_name,
-            task="upscale",
-            scale=4,
-            licence="none (classic filter)",
-            weights=(),
-            build=_builder(_fn),
-            description=f"Reference baseline: {_what}, no network",
-            options={"scale": SCALE_OPTION},
-        )
-    )
+build_bicubic = _builder(resize_bicubic)
+build_lanczos = _builder(resize_lanczos)

@@ -21,15 +21,10 @@ import torch
 import torch.nn.functional as F
 
 from .base import Enhancer, EnhancerInfo
-from .options import OptionSpec
-from .registry import ModelSpec, register
+from .declarations.stabilize import DEFAULT_STRENGTH, NAME  # noqa: F401
+from .specs import ModelSpec
 from .temporal import TemporalEnhancer
 
-NAME = "stabilize"
-#: 0.5: a recursive blend with weight w keeps (1 - w) / (1 + w) of still noise's variance (a third at 0.5,
-#: i.e. ~1.7x less flicker), remembers ~3 frames (like TemporalFix's +-3 window), and even where the mask
-#: is wrong at most half of a pixel comes from the past, fading to an eighth within three frames
-DEFAULT_STRENGTH = 0.5
 #: source agreement: mean grey difference (0-255, after a 3x3 box blur that averages noise down) below
 #: which the warped previous source counts as the same content, and above which it counts as new
 AGREE_FULL, AGREE_NONE = 6.0, 18.0
@@ -192,30 +187,7 @@ class StabilizeEnhancer(TemporalEnhancer):
         return stabilize_frame(current, source, scene_start, state, self.strength)
 
 
-def _build(spec: ModelSpec, device, dtype, tile, strength: float) -> Enhancer:
+def build(spec: ModelSpec, device, dtype, tile, strength: float) -> Enhancer:
     """The stabilizer at ``strength`` (nothing to load)."""
     info = EnhancerInfo.from_spec(spec, architecture="DIS flow + recursive blend", strength=strength)
     return StabilizeEnhancer(info, device, dtype, strength)
-
-
-register(
-    ModelSpec(
-        name=NAME,
-        task="temporal",
-        scale=1,
-        licence="none (classic filter)",
-        weights=(),
-        build=_build,
-        description="Motion-compensated filter against flicker: blends the previous frame in along "
-        "the source's optical flow where motion is reliable, e.g. realesr-animevideov3+stabilize",
-        options={
-            "strength": OptionSpec(
-                DEFAULT_STRENGTH,
-                "most of a pixel taken from the motion-compensated previous frame (0 = off)",
-                minimum=0.0,
-                maximum=1.0,
-            )
-        },
-        window=(1, 0),
-    )
-)

@@ -15,8 +15,7 @@ from __future__ import annotations
 import torch
 
 from .base import Enhancer, EnhancerInfo
-from .options import OptionSpec
-from .registry import ModelSpec, register
+from .specs import ModelSpec
 from .temporalfix import (
     CENTER,
     DEFAULT_STRENGTH,
@@ -76,31 +75,8 @@ class TemporalFixEnhancer(TemporalEnhancer):
         return temporalfix_frame(self.model, window.to(self.device))
 
 
-def _build_temporalfix(spec: ModelSpec, device, dtype, tile, strength: float) -> Enhancer:
+def build_temporalfix(spec: ModelSpec, device, dtype, tile, strength: float) -> Enhancer:
     """TemporalFix with the official weights for ``strength`` (fractions blend the two neighbours)."""
     model = load_temporalfix(None, strength, device, dtype)
     info = EnhancerInfo.from_spec(spec, architecture="TemporalFix", strength=strength, window=7)
     return TemporalFixEnhancer(info, device, dtype, model)
-
-
-register(
-    ModelSpec(
-        name=NAME,
-        task="temporal",
-        scale=1,
-        licence=LICENCE,
-        weights=tuple(STRENGTH_FILES.values()),
-        build=_build_temporalfix,
-        description="Learned TemporalFix post-filter against per-frame flicker (7-frame window), "
-        "used after an upscaler: realesr-animevideov3+temporalfix",
-        options={
-            "strength": OptionSpec(
-                DEFAULT_STRENGTH,
-                "how strongly neighbouring frames are averaged in (0 = off; fractions blend weight sets)",
-                minimum=0.0,
-                maximum=MAX_STRENGTH,
-            )
-        },
-        window=(CENTER, CENTER),
-    )
-)

@@ -35,27 +35,23 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import load_weights_state
+from .declarations.temporalfix import (  # noqa: F401 - the network's constants are declared there
+    CENTER,
+    DEFAULT_STRENGTH,
+    LICENCE,
+    MAX_STRENGTH,
+    NAME,
+    STRENGTH_FILES,
+)
 from .errors import BadOption, UnsupportedInput, WeightsCorrupt
 from .weights import require
 
-NAME = "temporalfix"
-LICENCE = "Apache-2.0"
-#: frames per window and the centre's index in it (frames t-3 .. t+3)
+#: frames per window (frames t-3 .. t+3; the centre is CENTER)
 WINDOW = 7
-CENTER = 3
 #: the window positions of the six neighbours, and their time offsets as the network was trained to see
 #: them (a constant input plane per neighbour: -1 for t-3 .. +1 for t+3)
 NEIGHBOURS = (0, 1, 2, 4, 5, 6)
 NEIGHBOUR_TIMES = (-1.0, -2.0 / 3.0, -1.0 / 3.0, 1.0 / 3.0, 2.0 / 3.0, 1.0)
-#: the official weights files, by integer strength
-STRENGTH_FILES = {
-    0: "temporalfix/temporalfix_s0_v1.pth",
-    1: "temporalfix/temporalfix_s1_v1.1.pth",
-    2: "temporalfix/temporalfix_s2_v1.pth",
-    3: "temporalfix/temporalfix_s3_v1.pth",
-}
-DEFAULT_STRENGTH = 2.0
-MAX_STRENGTH = 3.0
 #: downscale factors of the three alignment stages, coarse to fine, and of the confidence refiner
 STAGE_SCALES = (8, 4, 2)
 CONFIDENCE_SCALE = 2

@@ -19,12 +19,10 @@ from torch import nn
 
 from .base import Enhancer, EnhancerInfo
 from .errors import WeightsCorrupt
-from .registry import ModelSpec, register
+from .declarations.zerodce import LICENCE, NAME, WEIGHTS  # noqa: F401
+from .specs import ModelSpec
 from .weights import require
 
-NAME = "zero-dce"
-LICENCE = "CC BY-NC 4.0 (non-commercial)"
-WEIGHTS = "zero-dce/Epoch99.pth"
 FEATURES = 32
 ITERATIONS = 8
 #: seven 3x3 convolutions see 7 pixels each way; twice that keeps zero-padding seams out of every tile
@@ -105,17 +103,3 @@ def build(spec: ModelSpec, device: torch.device, dtype: torch.dtype, tile: int, 
     net.to(device=device, dtype=dtype, memory_format=torch.channels_last)
     info = EnhancerInfo.from_spec(spec, architecture="Zero-DCE", weights=spec.weights[0])
     return ZeroDCEEnhancer(info, net, device, dtype, tile)
-
-
-register(
-    ModelSpec(
-        name=NAME,
-        task="low-light",
-        scale=1.0,
-        licence=LICENCE,
-        weights=(WEIGHTS,),
-        build=build,
-        description="Zero-DCE low-light enhancement (deep curve estimation, tiny and fast)",
-        noncommercial=True,
-    )
-)

@@ -18,6 +18,7 @@ from PIL import Image
 from torch import nn
 
 import models.registry as registry
+import models.specs as specs
 import models.weights as weights
 from models import lut3d
 from models.errors import WeightsCorrupt, WeightsMissing
@@ -113,8 +114,8 @@ def identity_lut(dim: int = 33) -> torch.Tensor:
 @pytest.fixture
 def load(monkeypatch):
     """load_enhancer("lut3d", ...) with only this family imported, so sibling modules cannot interfere."""
-    monkeypatch.setattr(registry, "_FAMILY_MODULES", ("lut3d",))
-    monkeypatch.setattr(registry, "_loaded_families", False)
+    monkeypatch.setattr(specs, "_FAMILY_MODULES", ("lut3d",))
+    monkeypatch.setattr(specs, "_loaded_families", False)
 
     def _load(precision: str = "fp32"):
         return registry.load_enhancer("lut3d", device="cpu", precision=precision)
@@ -219,7 +220,7 @@ def test_bf16_request_is_close_to_fp32(load):
 def test_weights_missing_names_the_file(tmp_path, monkeypatch):
     weights.set_search_path([tmp_path])
     monkeypatch.setattr(weights, "REPO_WEIGHTS_DIR", tmp_path / "absent")
-    spec = registry._SPECS["lut3d"]
+    spec = specs._SPECS["lut3d"]
     with pytest.raises(WeightsMissing, match="lut3d/LUTs.pth"):
         lut3d.build(spec, torch.device("cpu"), torch.float32, 0)
     if (SHARED_WEIGHTS / "lut3d/LUTs.pth").exists():
@@ -237,11 +238,11 @@ def test_unreadable_weights_are_corrupt(tmp_path, monkeypatch):
     (tmp_path / "lut3d/LUTs.pth").write_bytes(b"not a checkpoint")
     (tmp_path / "lut3d/classifier.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsCorrupt, match="LUTs.pth"):
-        lut3d.build(registry._SPECS["lut3d"], torch.device("cpu"), torch.float32, 0)
+        lut3d.build(specs._SPECS["lut3d"], torch.device("cpu"), torch.float32, 0)
 
 
 def test_spec():
-    spec = registry._SPECS["lut3d"]
+    spec = specs._SPECS["lut3d"]
     assert (spec.task, spec.scale, spec.licence) == ("colour", 1, "Apache-2.0")
     assert spec.weights == ("lut3d/LUTs.pth", "lut3d/classifier.pth")
     assert not spec.noncommercial
@@ -249,7 +250,7 @@ def test_spec():
 
 
 @pytest.mark.skipif(
-    any(importlib.util.find_spec(f"models.{m}") is None for m in registry._FAMILY_MODULES),
+    any(importlib.util.find_spec(f"models.{m}") is None for m in specs._FAMILY_MODULES),
     reason="not every family module exists yet",
 )
 @needs_shared(*LUT_FILES)
