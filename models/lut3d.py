@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Enhancer, EnhancerInfo, load_weights_state
-from .errors import UnsupportedInput, WeightsCorrupt
 from .declarations.lut3d import CLASSIFIER_FILE, LICENCE, LUTS_FILE, NAME  # noqa: F401
+from .errors import UnsupportedInput, WeightsCorrupt
 from .specs import ModelSpec
 from .weights import require
 

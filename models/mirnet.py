@@ -21,8 +21,8 @@ from spandrel import ModelLoader, UnsupportedModelError
 from spandrel_extra_arches import EXTRA_REGISTRY
 
 from .base import Enhancer, EnhancerInfo
-from .errors import WeightsCorrupt
 from .declarations.mirnet import LICENCE, MODELS, weights_path  # noqa: F401
+from .errors import WeightsCorrupt
 from .specs import ModelSpec
 from .weights import require
 

@@ -25,7 +25,16 @@ from .options import OptionSpec
 
 TASKS = ("upscale", "denoise", "low-light", "colour", "enhance", "temporal")
 #: the built-in declaration modules (``models/declarations/<name>.py``), in catalog order
-_FAMILY_MODULES = ("realesrgan", "mirnet", "lut3d", "zerodce", "resize", "nlmeans", "temporalfix", "stabilize")
+_FAMILY_MODULES = (
+    "realesrgan",
+    "mirnet",
+    "lut3d",
+    "zerodce",
+    "resize",
+    "nlmeans",
+    "temporalfix",
+    "stabilize",
+)
 ENTRY_POINT_GROUP = "video_enhance.models"
 
 
@@ -107,8 +116,6 @@ def get_spec(name: str) -> ModelSpec:
             f"unknown model {name!r}; allowed: {allowed}, or a chain like a+b",
             hints={"cli": "a path to a .pth file works too"},
         ) from None
-
-
 
 
 def check_licence(spec: ModelSpec) -> None:

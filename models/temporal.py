@@ -18,11 +18,6 @@ from .base import Enhancer, EnhancerInfo
 from .specs import ModelSpec
 from .temporalfix import (
     CENTER,
-    DEFAULT_STRENGTH,
-    LICENCE,
-    MAX_STRENGTH,
-    NAME,
-    STRENGTH_FILES,
     load_temporalfix,
     temporalfix_frame,
 )

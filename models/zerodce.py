@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Enhancer, EnhancerInfo
-from .errors import WeightsCorrupt
 from .declarations.zerodce import LICENCE, NAME, WEIGHTS  # noqa: F401
+from .errors import WeightsCorrupt
 from .specs import ModelSpec
 from .weights import require
 
