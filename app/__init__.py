@@ -45,12 +45,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 def configure_libraries(settings: Settings) -> None:
     """Hand this process's settings down to the enhancers and the pipeline, which never read the environment:
     the weights search path, the licence opt-in, and the decoder and output limits."""
-    from models import registry, weights
+    from models import licence, weights
 
     from .pipeline import limits
 
     weights.set_search_path(settings.weights_path)
-    registry.set_allow_noncommercial(settings.allow_noncommercial)
+    licence.set_allow_noncommercial(settings.allow_noncommercial)
     limits.configure(settings.limits)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from . import webhooks
 from .config import Settings
 from .jobs.store import JobStore
+from .jobs.submit import Jobs
 from .storage import Storage
 
 
@@ -19,6 +20,11 @@ class Service:
     store: JobStore
     storage: Storage
     queue: object
+
+    @property
+    def jobs(self) -> Jobs:
+        """The application layer over this service: submit, find, cancel, delete."""
+        return Jobs(self)
 
     @classmethod
     def build(cls, settings: Settings) -> Service:

@@ -49,3 +49,15 @@ class Storage:
         """Delete every file of a job (upload, result, leftovers of a failed attempt)."""
         for folder in (self.uploads / job_id, self.results / job_id):
             shutil.rmtree(folder, ignore_errors=True)
+
+    def job_bytes(self, job_id: str) -> int:
+        """Bytes the job's upload and result folders hold now (0 when gone)."""
+        total = 0
+        for folder in (self.uploads / job_id, self.results / job_id):
+            for path in folder.rglob("*") if folder.is_dir() else ():
+                try:
+                    if path.is_file():
+                        total += path.stat().st_size
+                except OSError:  # removed while we looked
+                    continue
+        return total

@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
 
+import torch
+
+from .choices import DEVICES, PRECISIONS  # noqa: F401 - the names, re-exported
 from .errors import BadOption
 
-if TYPE_CHECKING:
-    import torch
-
-# The names are importable without torch (the HTTP tier validates options with them); torch is imported
-# by the functions that turn them into devices and dtypes, which only job-running processes call.
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-DEVICES = ("auto", "cpu", "cuda")
-
-
-def _dtypes() -> dict[str, torch.dtype]:
-    """Precision name -> torch dtype."""
-    import torch
-
-    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def resolve_device(name: str | None = "auto") -> torch.device:
     """Turn ``auto|cpu|cuda[:N]`` into a torch device; ``auto`` prefers CUDA."""
-    import torch
-
     name = (name or "auto").lower()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -44,8 +31,6 @@ def resolve_device(name: str | None = "auto") -> torch.device:
 @functools.cache
 def cpu_has_native_bf16() -> bool:
     """True when oneDNN runs bf16 natively here (AVX512-BF16 or AMX), so bf16 is faster than fp32."""
-    import torch
-
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
@@ -54,21 +39,18 @@ def cpu_has_native_bf16() -> bool:
 
 def resolve_precision(precision: str | None, device: torch.device) -> torch.dtype:
     """``auto`` is fp16 on CUDA, bf16 on CPUs with native bf16, else fp32."""
-    import torch
-
     precision = (precision or "auto").lower()
     if precision == "auto":
         if device.type == "cuda":
             return torch.float16
         return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
-    dtypes = _dtypes()
-    if precision not in dtypes:
+    if precision not in _DTYPES:
         raise BadOption(f"unknown precision {precision!r}; allowed: {', '.join(PRECISIONS)}")
     if precision == "fp16" and device.type == "cpu":
         raise BadOption("fp16 is only supported on CUDA; use bf16 or fp32 on the CPU")
-    return dtypes[precision]
+    return _DTYPES[precision]
 
 
 def precision_name(dtype: torch.dtype) -> str:
     """The short name (fp32, fp16, bf16) of a dtype."""
-    return {v: k for k, v in _dtypes().items()}[dtype]
+    return {v: k for k, v in _DTYPES.items()}[dtype]

@@ -62,6 +62,27 @@ class EnhanceError(Exception):
         """The error as the job document's ``error`` field (read over HTTP)."""
         return {"type": self.slug, "title": self.title, "detail": self.worded("http")}
 
+    def to_wire(self) -> dict:
+        """Everything needed to raise the same error in another process (``from_wire``), as JSON types."""
+        return {
+            "class": type(self).__name__,
+            "template": self.template,
+            "field": self.field,
+            "model_option": self.model_option,
+            "hints": self.hints,
+        }
+
+    @staticmethod
+    def from_wire(wire: dict) -> EnhanceError:
+        """The error ``to_wire`` described (an unknown class comes back as a plain EnhanceError)."""
+        cls = _classes().get(str(wire.get("class")), EnhanceError)
+        return cls(
+            str(wire.get("template", "")),
+            field=wire.get("field"),
+            model_option=bool(wire.get("model_option")),
+            hints=wire.get("hints") or {},
+        )
+
 
 def field_name(field: str, audience: str, model_option: bool = False) -> str:
     """How a caller names ``field``: a flag (``--outscale``, ``--model-option scale``) or a form field."""
@@ -173,3 +194,13 @@ class Canceled(EnhanceError):
     title = "Canceled"
     slug = "canceled"
     http_status = 409
+
+
+def _classes() -> dict[str, type[EnhanceError]]:
+    """Every error class by name: EnhanceError and all its subclasses."""
+    found, todo = {}, [EnhanceError]
+    while todo:
+        cls = todo.pop()
+        found[cls.__name__] = cls
+        todo.extend(cls.__subclasses__())
+    return found

@@ -12,8 +12,7 @@ from tqdm import tqdm
 
 from app.config import Limits
 from app.pipeline import EnhanceOptions, enhance_file
-from app.pipeline.interlace import DEINTERLACE_MODES
-from app.pipeline.options import CODECS, PRESETS
+from app.pipeline.options import CODECS, DEINTERLACE_MODES, PRESETS
 from app.pipeline.progress import ProgressLines
 from models.device import DEVICES, PRECISIONS
 from models.errors import EnhanceError

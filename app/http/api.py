@@ -13,17 +13,12 @@ from pathlib import Path
 from flask import Blueprint, current_app, g, jsonify, request, send_file, url_for
 from werkzeug.utils import secure_filename
 
-from app.pipeline import EnhanceOptions, check_request, probe, with_codec
-from models import weights
 from models.catalog import catalog
-from models.registry import ModelSpec, resolve_chain, validate_model_options
 
 from .. import webhooks
 from ..jobs.document import job_document
-from ..jobs.models import ACTIVE, Job
-from ..jobs.store import new_job_id
-from ..pipeline.interlace import decide
-from ..pipeline.video import frames_wanted
+from ..jobs.models import Job
+from ..jobs.submit import JobRequest, build_options
 from ..webhooks import netguard
 from . import ratelimit
 from .problems import ApiProblem
@@ -44,38 +39,8 @@ def owner() -> str | None:
 
 
 def _job_or_404(job_id: str) -> Job:
-    job = service().store.get(job_id, owner())
-    if job is None:
-        raise ApiProblem(404, "Not Found", f"no job with id {job_id!r}", "unknown-job")
-    return job
-
-
-def output_container(info, codec: str) -> str:
-    """The result's container: Matroska inputs stay Matroska (subtitles), VP9 goes to WebM, FFV1 to MKV."""
-    if info.kind == "image":
-        return (
-            "jpg"
-            if info.format_name in ("jpeg_pipe", "image2") and info.pix_fmt.startswith("yuvj")
-            else "png"
-        )
-    if codec == "ffv1" or info.format_name.startswith("matroska") and info.subtitle_streams:
-        return "mkv"
-    if codec == "vp9":
-        return "webm"
-    return "mp4"
-
-
-def _interlace_doc(found) -> dict | None:
-    """How the input was found interlaced, for the job document (None: progressive)."""
-    return {"parity": found.parity, "detected_by": found.source} if found else None
-
-
-def _check_weights(model: str) -> None:
-    """Refuse a model whose weights are not installed on this server (503, naming the fetch command)."""
-    for link in resolve_chain(model):
-        if isinstance(link, ModelSpec):
-            for path in link.weights:
-                weights.require(path, model=link.name)
+    """The caller's job, or 404 (``UnknownJob``)."""
+    return service().jobs.get(job_id, owner())
 
 
 def _check_webhook(url: str | None, settings) -> None:
@@ -117,102 +82,39 @@ def submit():
         503: Unavailable
     """
     svc = service()
-    settings = svc.settings
-    if svc.store.count_queued() >= settings.max_queued:
-        raise ApiProblem(
-            503,
-            "Queue full",
-            f"{settings.max_queued} jobs are waiting; try again later",
-            "queue-full",
-            headers={"Retry-After": "30"},
-        )
-    ratelimit.check_queued(svc.store, settings, owner())
-    # a key already at its storage quota is refused before its body is read
-    ratelimit.check_stored(svc.store, svc.storage, settings, owner(), incoming=1)
+    jobs = svc.jobs
+    # a full queue or a tenant at its caps is refused before the body is read
+    jobs.check_capacity(owner())
     fields = {k: v for k, v in request.form.items() if v != ""}
     # the fixed fields go through EnhanceForm, every other one is an option of the chosen model
     model_fields = {
         k: fields.pop(k) for k in list(fields) if k not in EnhanceForm.model_fields and k != "file"
     }
     form = EnhanceForm.model_validate(fields)
-    _check_webhook(form.webhook_url, settings)
+    _check_webhook(form.webhook_url, svc.settings)
     upload = request.files.get("file")
     if upload is None:
         raise ApiProblem(400, "No file", "send the video as the multipart form field 'file'", "no-file")
-    model = form.model or settings.default_model
-    if "/" in model or model.endswith((".pth", ".pt", ".safetensors", ".ckpt")):
-        raise ApiProblem(
-            400, "Bad option", "model must be a registered name or chain, not a file path", "bad-option"
-        )
-    # resolves the chain too: an unknown model or a refused licence fails before the upload is stored
-    model_options = validate_model_options(model, model_fields)
-    options = EnhanceOptions(
-        model=model,
+    # resolves the chain once: an unknown model or a refused licence fails before the upload is stored
+    options = build_options(
+        form.model or svc.settings.default_model,
+        model_fields,
+        allow_paths=False,
         outscale=form.outscale,
         tile=form.tile,
         codec=form.codec,
         crf=form.crf,
         frames=form.frames,
-        model_options=model_options,
         deinterlace=form.deinterlace,
     )
-    options.validate()
-    job_id = new_job_id()
-    path = svc.storage.upload_path(job_id)
-    try:
-        upload.save(path)
-        size_bytes = path.stat().st_size
-        if size_bytes == 0:
-            raise ApiProblem(400, "No file", "the uploaded file is empty", "no-file")
-        ratelimit.check_stored(svc.store, svc.storage, settings, owner(), size_bytes)
-        limits = settings.limits  # the same bounds the worker applies (Settings.limits, one source)
-        info = probe(str(path), limits.decode)
-        container = output_container(info, options.codec)
-        options = with_codec(options, info, f".{container}")
-        size = check_request(info, options, limits.output)
-        _check_weights(model)
-        stored = options.to_dict()
-        stored.pop("device", None)  # each worker runs on its own ENHANCE_DEVICE
-        stored["container"] = container
-        frames_total = frames_wanted(info, options)
-        plan = decide(options.deinterlace, info.interlacing)
-        job = Job(
-            id=job_id,
-            owner=owner(),
-            status="queued",
-            model=model,
-            options=stored,
-            input_name=(secure_filename(upload.filename or "") or "input")[:255],
-            input_path=str(path),
-            media={
-                "kind": info.kind,
-                "width": info.width,
-                "height": info.height,
-                "frames": info.frames,
-                "fps": info.fps,
-                "duration": info.duration,
-                "audio_streams": info.audio_streams,
-                "output_width": size[0],
-                "output_height": size[1],
-                "interlaced": _interlace_doc(info.interlacing),
-                "deinterlaced": {"mode": plan[0], "parity": plan[1]} if plan else None,
-            },
-            frames_total=frames_total,
-            webhook_url=form.webhook_url,
-        )
-        svc.store.add(job)
-    except BaseException:
-        svc.storage.remove(job_id)
-        raise
-    svc.queue.enqueue(job_id)
-    log.info(
-        "job queued: model=%s %dx%d frames=%s",
-        model,
-        info.width,
-        info.height,
-        frames_total,
-        extra={"job_id": job_id},
+    wanted = JobRequest(
+        options=options,
+        owner=owner(),
+        input_name=(secure_filename(upload.filename or "") or "input")[:255],
+        webhook_url=form.webhook_url,
     )
+    job = jobs.submit(wanted, upload.save)
+    job_id = job.id
     response = jsonify(job_document(job))
     response.status_code = 202
     response.headers["Location"] = url_for("api.get_job", job_id=job_id)
@@ -319,17 +221,7 @@ def delete_job(job_id: str):
         204: {description: Canceled / deleted}
         404: NotFound
     """
-    svc = service()
-    job = _job_or_404(job_id)
-    if job.status in ACTIVE:
-        svc.store.cancel(job_id, owner())
-        svc.storage.remove(job_id)
-        svc.store.mark_files_removed(job_id)
-        log.info("job canceled", extra={"job_id": job_id})
-    else:
-        svc.storage.remove(job_id)
-        svc.store.delete(job_id)
-        log.info("job deleted", extra={"job_id": job_id})
+    service().jobs.cancel_or_delete(job_id, owner())
     return "", 204
 
 

@@ -65,7 +65,9 @@ def register_problem_handlers(app: Flask) -> None:
     @app.errorhandler(EnhanceError)
     def _enhance_error(exc: EnhanceError):
         # worded for an HTTP client: form fields, not flags; no advice only the operator can follow
-        return problem_response(exc.http_status, exc.title, exc.worded("http"), exc.slug)
+        retry = getattr(exc, "retry_after", None)  # a refusal for now (queue full, a cap): when to come back
+        headers = {"Retry-After": str(retry)} if retry else None
+        return problem_response(exc.http_status, exc.title, exc.worded("http"), exc.slug, headers)
 
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError):

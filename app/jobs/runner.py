@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.config import ConfigError
-from app.pipeline import EnhanceOptions, enhance_file
+from app.pipeline.options import EnhanceOptions
 from models.errors import Canceled, EnhanceError
 
 from .store import JobStore
@@ -149,6 +149,10 @@ def run_claimed_job(
         job_id,
     )
     log.info("job started: model=%s attempt=%d", job.model, job.attempts, extra=extra)
+    # imported here, not at the top: the HTTP tier imports this module (through the queue adapters) and
+    # must never load torch, PyAV or OpenCV; only the processes that run jobs get here
+    from app.pipeline.enhance import enhance_file
+
     try:
         run = enhance_file(
             job.input_path, result, options, progress=watch.progress, should_cancel=watch.should_stop

@@ -12,6 +12,8 @@ import torch
 
 from models.resize import resize_lanczos
 
+from .sizes import scaled_size  # noqa: F401 - part of this module's interface
+
 
 def to_tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
     """Stack of HWC uint8/uint16 RGB frames (N, H, W, 3) -> NCHW float32 in [0, 1] on ``device``."""
@@ -25,12 +27,6 @@ def from_tensor(batch: torch.Tensor, bits: int = 8) -> np.ndarray:
     if bits > 8:
         return x.to(torch.int32).cpu().numpy().astype(np.uint16)
     return x.to(torch.uint8).contiguous().cpu().numpy()
-
-
-def scaled_size(width: int, height: int, model_scale: float, outscale: float | None) -> tuple[int, int]:
-    """The enhanced frame size: the model's own scale, or ``outscale`` when given."""
-    scale = outscale if outscale is not None else model_scale
-    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:

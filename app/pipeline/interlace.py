@@ -26,7 +26,8 @@ import av
 
 from models.errors import BadOption
 
-DEINTERLACE_MODES = ("auto", "off", "frame", "field")
+from .options import DEINTERLACE_MODES
+
 #: FFmpeg's AVFieldOrder: 2 tt, 3 bb, 4 tb, 5 bt (the first letter is the field shown first)
 _FIELD_ORDERS = {2: "tff", 3: "bff", 4: "tff", 5: "bff"}
 IDET_FRAMES = 30

@@ -6,11 +6,11 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import NoReturn
 
-from models.device import DEVICES, PRECISIONS
+from models.choices import DEVICES, PRECISIONS
 from models.errors import BadOption
 
-from .interlace import DEINTERLACE_MODES
-
+#: ``--deinterlace`` / form field ``deinterlace`` (what each does: app.pipeline.interlace)
+DEINTERLACE_MODES = ("auto", "off", "frame", "field")
 CODECS = ("h264", "h265", "vp9", "ffv1")
 #: the CRF scale of each codec's encoder (x264/x265 and NVENC's cq: 0-51, libvpx: 0-63); FFV1 is lossless
 CRF_RANGES: dict[str, tuple[int, int] | None] = {

@@ -30,11 +30,13 @@ from models.errors import BadOption, Canceled, InvalidVideo, OutputError
 
 from .compute import EnhanceStage, PendingFrames, stage_layout
 from .encoders import CODEC_IDS, CODECS, CodecChoice, chroma_of, encoder_options, frame_size, pick_encoder
-from .frames import frame_to_planes, new_planes, scaled_size
+from .frames import frame_to_planes, new_planes
 from .interlace import Deinterlacer, decide
 from .options import EnhanceOptions
 from .probe import DecodeLimits, MediaInfo, open_input
 from .progress import ProgressTracker
+from .request import frames_wanted
+from .sizes import bit_depth, scaled_size
 from .streams import SideStreams
 from .temporal import CutDetector, WindowStream
 
@@ -58,14 +60,6 @@ class RunResult:
     stages: dict = field(default_factory=dict)
     #: how the input was deinterlaced: {"mode", "parity", "detected_by"}, or None when it was not
     deinterlaced: dict | None = None
-
-
-def bit_depth(pix_fmt: str | None) -> int:
-    """8 for ordinary formats; 10/12/16 for high-bit-depth ones (from the pixel format name)."""
-    if not pix_fmt:
-        return 8
-    fmt = av.VideoFormat(pix_fmt)
-    return max(c.bits for c in fmt.components) if fmt.components else 8
 
 
 class VideoRun:
@@ -452,16 +446,6 @@ class _DecodeState:
         self.end_time = None  # set when --frames stops early: side packets after it are dropped
         self.done = False
         self.aborted = False  # another stage failed while a batch was being handed on
-
-
-def frames_wanted(info: MediaInfo, options: EnhanceOptions) -> int | None:
-    """How many frames a run will write: the input's count (doubled by field deinterlacing), capped by
-    ``--frames``."""
-    plan = decide(options.deinterlace, info.interlacing)
-    frames = info.frames * 2 if info.frames and plan and plan[0] == "field" else info.frames
-    if frames and options.frames:
-        return min(frames, options.frames)
-    return options.frames or frames
 
 
 def _frame_end(frame) -> Fraction | None:

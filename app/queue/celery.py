@@ -17,7 +17,6 @@ import time
 from celery import Celery
 
 from app.jobs.runner import is_dead, prepare_worker, run_claimed_job, worker_name
-from app.jobs.segmented import plan_or_resume, run_segment
 from app.jobs.store import SegmentStore
 
 log = logging.getLogger("app.queue")
@@ -48,6 +47,8 @@ def make_celery(broker_url: str) -> Celery:
 
     @app.task(name=RUN_SEGMENT)
     def run_segment_task(job_id: str, index: int) -> None:
+        from app.jobs.segmented import run_segment  # the pipeline: only worker processes load it
+
         svc = _active["service"]
         run_segment(svc.store, svc.storage, svc.settings, job_id, index, worker_name())
 
@@ -61,6 +62,8 @@ def _run_job(svc, job_id: str) -> None:
     if claimed is None:
         return  # already running elsewhere, finished, or canceled
     _, claim = claimed
+    from app.jobs.segmented import plan_or_resume  # the pipeline: only worker processes load it
+
     queue = svc.queue
     if plan_or_resume(svc.store, svc.storage, svc.settings, job_id, claim, worker, queue.dispatch_segment):
         return
