@@ -11,29 +11,23 @@ from flask.cli import with_appcontext
 from tqdm import tqdm
 
 from app.config import Limits
+from app.jobs.submit import build_options
 from app.pipeline import EnhanceOptions, enhance_file
 from app.pipeline.options import CODECS, DEINTERLACE_MODES, PRESETS
 from app.pipeline.progress import ProgressLines
 from models.device import DEVICES, PRECISIONS
 from models.errors import EnhanceError
-from models.registry import validate_model_options
 
 
-def _parse_model_options(model: str, pairs: tuple[str, ...]) -> dict:
-    """``KEY=VALUE`` pairs checked against ``model``'s own options (as over HTTP), parsed to their types."""
+def _model_option_pairs(pairs: tuple[str, ...]) -> dict:
+    """``KEY=VALUE`` pairs as a dict of strings (parsed against the model by ``build_options``)."""
     raw = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--model-option")
         raw[key.strip()] = value.strip()
-    if not raw:
-        return {}  # the model itself is checked per file, as without options
-    try:
-        return validate_model_options(model, raw)
-    except EnhanceError as exc:  # an unknown model or option, a value out of range: one line, exit 2
-        click.echo(f"error: {exc.detail}", err=True)
-        sys.exit(2 if exc.user_error else 1)
+    return raw
 
 
 def _run_one(src: Path, dst: Path, options: EnhanceOptions, limits: Limits) -> None:
@@ -134,9 +128,13 @@ def enhance_command(input_path: Path, output_path: Path, model, **kwargs) -> Non
     settings = current_app.extensions["enhance"].settings
     model = model or settings.default_model
     kwargs["device"] = kwargs["device"] or settings.device
-    options = EnhanceOptions(
-        model=model, model_options=_parse_model_options(model, kwargs.pop("model_option")), **kwargs
-    )
+    raw_options = _model_option_pairs(kwargs.pop("model_option"))
+    try:
+        # validated once, as the API validates a request (app.jobs.submit): model, its options, the rest
+        options = build_options(model, raw_options, allow_paths=True, **kwargs)
+    except EnhanceError as exc:  # an unknown model or option, a value out of range: one line, exit 2
+        click.echo(f"error: {exc.detail}", err=True)
+        sys.exit(2 if exc.user_error else 1)
     pairs = [(input_path, output_path)]
     if input_path.is_dir():
         output_path.mkdir(parents=True, exist_ok=True)
