@@ -105,14 +105,24 @@ class Server:
 
     def worker_pids(self) -> list[int]:
         """The pids of the ``flask worker`` processes now running."""
+        return [
+            pid
+            for pid, args in self._children()
+            if b"worker" in args and any(a.endswith(b"/flask") for a in args)
+        ]
+
+    def gunicorn_pids(self) -> list[int]:
+        """The pids of the gunicorn processes (master and HTTP workers) now running."""
+        return [pid for pid, args in self._children() if any(b"gunicorn" in a for a in args)]
+
+    def _children(self) -> list[tuple[int, list[bytes]]]:
+        """(pid, command line) of every process below the supervisor."""
         found = []
         for pid in descendants(self.proc.pid):
             try:
-                args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                found.append((pid, Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")))
             except OSError:  # it ended meanwhile
                 continue
-            if b"worker" in args and any(a.endswith(b"/flask") for a in args):
-                found.append(pid)
         return found
 
     def kill(self) -> None:

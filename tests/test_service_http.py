@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import requests
 
@@ -52,6 +54,8 @@ def test_upload_poll_download(server, clip, tmp_path):
     assert done["progress"]["frames_done"] == done["progress"]["frames_total"] == 8
     assert done["progress"]["fraction"] == 1.0
     assert done["worker"] and ":" in done["worker"]
+    # a `flask worker` process ran it, not a gunicorn one (HTTP processes never run jobs)
+    assert int(done["worker"].rsplit(":", 1)[1]) in server.worker_pids()
     result = requests.get(server.url + done["result_url"], timeout=30)
     assert result.status_code == 200
     assert "filename=clip-realesr-animevideov3.mp4" in result.headers["Content-Disposition"]
@@ -92,6 +96,21 @@ def test_list_jobs_newest_first(server, clip):
     assert [j["id"] for j in page["jobs"]] == [second["id"], first["id"]]
     assert page["total"] >= 2 and page["limit"] == 2
     assert_problem(requests.get(server.url + "/jobs?limit=0", timeout=10), 400, "limit")
+
+
+def test_http_processes_map_no_torch_pyav_or_opencv(server, clip):
+    """After serving every kind of request (an upload probed included), no gunicorn process has mapped
+    libtorch, FFmpeg's libraries or OpenCV: uploads are probed in a short-lived child process."""
+    for path in ("/", "/models", "/openapi.json", "/docs", "/readyz", "/metrics"):
+        assert requests.get(server.url + path, timeout=10).status_code == 200
+    assert server.submit(clip, model="bicubic", frames="2").status_code == 202
+    assert _post_bytes(server, b"junk" * 100).status_code == 422
+    gunicorn = server.gunicorn_pids()
+    assert gunicorn
+    for pid in gunicorn:
+        maps = Path(f"/proc/{pid}/maps").read_text()
+        for library in ("libtorch", "libavcodec", "libavformat", "cv2"):
+            assert library not in maps, f"gunicorn process {pid} maps {library}"
 
 
 def test_models_and_ops_routes(server):
