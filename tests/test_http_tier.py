@@ -99,3 +99,19 @@ def test_the_probe_child_answers_with_the_same_errors_as_a_local_probe(client, t
             "/enhance", data={"model": "bicubic", "outscale": "0.5", "codec": "h265", "file": (f, "c.mp4")}
         )
     assert r.status_code == 400 and "form field codec" in r.get_json()["detail"]
+
+
+def test_the_pipeline_package_exports_functions_not_submodules():
+    """``app.pipeline`` exports lazily; a submodule named like an export would hide it once imported."""
+    import importlib
+    import pkgutil
+    import types
+
+    import app.pipeline as pipeline
+
+    for info in pkgutil.iter_modules(pipeline.__path__):
+        if info.name != "inspect":  # a program (python -m), not a library module
+            importlib.import_module(f"app.pipeline.{info.name}")
+    for name in pipeline.__all__:
+        exported = getattr(pipeline, name)
+        assert not isinstance(exported, types.ModuleType), name

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import requests
 
-from app.pipeline.probe import DecodeLimits, probe
+from app.pipeline.probing import DecodeLimits, probe
 from models.errors import TooLarge
 from tests.media import make_video
 from tests.server import Server, wait_until

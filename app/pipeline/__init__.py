@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import importlib
 
-#: exported name -> the submodule that defines it
+#: exported name -> the submodule that defines it (no submodule may share an exported name: importing a
+#: submodule sets the package attribute of its name, which would hide the function of the same name)
 _EXPORTS = {
     "EnhanceOptions": "options",
-    "MediaInfo": "probe",
-    "probe": "probe",
+    "MediaInfo": "probing",
+    "probe": "probing",
     "Progress": "progress",
     "RunResult": "video",
     "X265_MIN_SIDE": "enhance",

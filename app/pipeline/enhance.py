@@ -12,7 +12,7 @@ from .atomic import atomic_output
 from .image import enhance_image
 from .limits import Limits, current
 from .options import EnhanceOptions
-from .probe import MediaInfo, probe
+from .probing import MediaInfo, probe
 from .progress import ProgressCallback
 from .request import X265_MIN_SIDE, check_request, with_codec  # noqa: F401 - exported by app.pipeline
 from .video import RunResult, enhance_video

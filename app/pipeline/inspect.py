@@ -18,7 +18,7 @@ from models.licence import set_allow_noncommercial
 
 from .interlace import decide
 from .options import EnhanceOptions
-from .probe import probe
+from .probing import probe
 from .request import check_request, frames_wanted, output_container, with_codec
 
 

@@ -16,7 +16,7 @@ from .hdr import pick_codec
 from .interlace import decide
 from .limits import OutputLimits, check_output_size
 from .options import EnhanceOptions
-from .probe import MediaInfo
+from .probing import MediaInfo
 from .sizes import bit_depth, scaled_size
 
 #: x265 (the bundled one and Debian's ffmpeg 5.1 alike) corrupts the heap and aborts the whole process on

@@ -16,7 +16,7 @@ import av
 
 from models.errors import InvalidVideo, OutputError
 
-from .probe import open_input
+from .probing import open_input
 from .streams import SideStreams
 
 

@@ -33,7 +33,7 @@ from .encoders import CODEC_IDS, CODECS, CodecChoice, chroma_of, encoder_options
 from .frames import frame_to_planes, new_planes
 from .interlace import Deinterlacer, decide
 from .options import EnhanceOptions
-from .probe import DecodeLimits, MediaInfo, open_input
+from .probing import DecodeLimits, MediaInfo, open_input
 from .progress import ProgressTracker
 from .request import frames_wanted
 from .sizes import bit_depth, scaled_size
