@@ -5,7 +5,8 @@ together with where it can be trusted: pixels that stay in the frame and pass th
 (occlusions and disocclusions fail it). A clip's warping error is then the mean, over t, of the mean
 squared difference (RGB, 0-1 scale) between frame t and frame t+1 warped back onto it, over the trusted
 pixels. A steady video scores near the original's own value; flicker (noise, invented texture that
-changes from frame to frame) adds to it. Blur lowers it too, so it is read beside PSNR, never alone.
+changes from frame to frame) adds to it. Smoothing detail away can lower it too, so it is read beside
+PSNR, never alone.
 """
 
 from __future__ import annotations
