@@ -24,7 +24,7 @@ from app.evaluation.degrade import add_noise, crop_to_multiple, darken, downscal
 from app.evaluation.flicker import measure_motion, warping_error
 from app.evaluation.images import centre_crop, default_images, to_rgb8
 from app.evaluation.metrics import psnr, ssim
-from app.evaluation.plan import INPUT, parse_models
+from app.evaluation.plan import INPUT, default_video_models, parse_models
 from app.evaluation.video_degrade import VIDEO_DEGRADATIONS, parse_video_degradations
 from app.evaluation.video_runner import ORIGINAL, write_clip
 from app.evaluation.videos import CLIP_FRAMES, CLIP_SIZE, MOTIONS, Motion, default_clips, render
@@ -367,6 +367,25 @@ def test_a_flickering_output_scores_higher_than_a_steady_one():
     assert warping_error(frozen, motions) > 5 * steady
     with pytest.raises(ValueError):
         warping_error(clip[:3], motions)
+
+
+@needs_shared("weights/realesr-animevideov3.pth", "weights/temporalfix")
+def test_video_plan_runs_every_upscaler_alone_and_with_each_temporal_stage():
+    names = default_video_models()
+    upscalers = [s.name for s in registry.all_specs() if s.task == "upscale"]
+    assert names == [f"{u}{t}" for u in upscalers for t in ("", "+stabilize", "+temporalfix")]
+    degs = parse_video_degradations(None)
+    wanted = "bicubic,bicubic+stabilize,realesr-animevideov3+temporalfix,realesrgan-x2plus+stabilize,lut3d"
+    tasks, skipped = plan(parse_models(wanted), degs, catalogue=VIDEO_DEGRADATIONS)
+    assert _fits(tasks) == {
+        "bicubic": ["x4", "x4+noise10", "x4+h264"],
+        "bicubic+stabilize": ["x4", "x4+noise10", "x4+h264"],
+        "realesr-animevideov3+temporalfix": ["x4", "x4+noise10", "x4+h264"],
+    }
+    assert all(t.options == {"scale": 4} for t in tasks if t.model.startswith("bicubic"))
+    reasons = {s.name: s.reason for s in skipped}
+    assert set(reasons) == {"realesrgan-x2plus+stabilize", "lut3d"}
+    assert "scale x2" in reasons["realesrgan-x2plus+stabilize"]
 
 
 @pytest.fixture(scope="module")
