@@ -108,7 +108,8 @@ def video_chart(summary: list[dict], path: Path, title: str) -> None:
     points = [s for s in summary if s["model"] != ORIGINAL and math.isfinite(s["psnr"])]
     models = list(dict.fromkeys(s["model"] for s in points))
     degs = list(dict.fromkeys(s["degradation"] for s in summary))
-    colours = {m: plt.get_cmap("tab20")(i % 20) for i, m in enumerate(models)}
+    palette = plt.get_cmap("tab10" if len(models) <= 10 else "tab20")
+    colours = {m: palette(i % palette.N) for i, m in enumerate(models)}
     markers = {d: "osD^vP*Xh<>"[i % 11] for i, d in enumerate(degs)}
     fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
     for s in points:
