@@ -369,6 +369,19 @@ def test_a_flickering_output_scores_higher_than_a_steady_one():
         warping_error(clip[:3], motions)
 
 
+def test_a_pair_across_a_scene_cut_is_not_compared():
+    pan = _clip(frames=4)
+    other = render(np.ascontiguousarray(data.coffee()), Motion("coffee", (1.0, 0.0), 1.0, ""), 4, (96, 64))
+    cut = np.concatenate([pan, other])
+    motions = measure_motion(cut)
+    assert [m.visible.any() for m in motions] == [True, True, True, False, True, True, True]
+    # the error is that of the two shots' own pairs; the jump between them is not flicker
+    own = measure_motion(pan)[:3] + measure_motion(other)[:3]
+    frames = [np.stack([a, b]) for a, b in zip(cut[:-1], cut[1:], strict=True)]
+    expected = np.mean([warping_error(f, [m]) for f, m in zip(frames[:3] + frames[4:], own, strict=True)])
+    assert warping_error(cut, motions) == pytest.approx(expected)
+
+
 @needs_shared("weights/realesr-animevideov3.pth", "weights/temporalfix")
 def test_video_plan_runs_every_upscaler_alone_and_with_each_temporal_stage():
     names = default_video_models()

@@ -4,9 +4,10 @@ The motion between frames t and t+1 is measured once, on the clean original (Ope
 together with where it can be trusted: pixels that stay in the frame and pass the forward-backward check
 (occlusions and disocclusions fail it). A clip's warping error is then the mean, over t, of the mean
 squared difference (RGB, 0-1 scale) between frame t and frame t+1 warped back onto it, over the trusted
-pixels. A steady video scores near the original's own value; flicker (noise, invented texture that
-changes from frame to frame) adds to it. Smoothing detail away can lower it too, so it is read beside
-PSNR, never alone.
+pixels; a pair across a scene cut (the pipeline's rule, ``app.pipeline.temporal.CutDetector``) has
+nothing to compare and is left out. A steady video scores near the original's own value; flicker
+(noise, invented texture that changes from frame to frame) adds to it. Smoothing detail away can lower
+it too, so it is read beside PSNR, never alone.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from app.pipeline.temporal import CutDetector
 
 #: forward-backward check (Sundaram et al. 2010, as in Lai et al.): a pixel is occluded when
 #: |f + b|^2 > ALPHA * (|f|^2 + |b|^2) + BETA, f the flow t->t+1 and b the flow back, read at p + f
@@ -41,8 +44,13 @@ def measure_motion(frames: np.ndarray) -> list[Motion]:
     grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
     h, w = grey[0].shape
     grid = _grid(h, w)
+    cuts = CutDetector().push(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
     motions = []
     for t in range(len(grey) - 1):
+        if cuts[t + 1]:
+            # flow between unrelated shots is noise; what a stage does at a cut is not flicker
+            motions.append(Motion(np.zeros((h, w, 2), np.float32), np.zeros((h, w), bool)))
+            continue
         forward = dis.calc(grey[t], grey[t + 1], None)
         backward = dis.calc(grey[t + 1], grey[t], None)
         target = grid + forward
