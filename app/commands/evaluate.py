@@ -57,6 +57,7 @@ from models.errors import EnhanceError
     "--videos",
     "videos_dir",
     type=click.Path(path_type=Path),
+    metavar="DIR",
     default=None,
     help="Folder of clean videos to score instead of the rendered clips (implies --video).",
 )
