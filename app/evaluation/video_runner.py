@@ -15,6 +15,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import torch
 
 from app.pipeline import EnhanceOptions, enhance_file, enhancer_for
 from models.device import precision_name, resolve_device, resolve_precision
@@ -63,6 +64,10 @@ def run_videos(
 ) -> Evaluation:
     """Evaluate every task on every clip, plus an ``original`` row per (degradation, clip)."""
     dev = resolve_device(device)
+    if dev.type == "cuda":
+        # as for images: autotuned kernels may differ between runs, and a comparison must repeat
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
     result = Evaluation(device=str(dev), precision=precision_name(resolve_precision(precision, dev)))
     # the motion depends on the original alone: measured once per clip, the same yardstick for every model
     motions = {clip.name: measure_motion(clip.frames) for clip in clips}
