@@ -1,5 +1,6 @@
 """``flask evaluate``: the degradations' definitions, the plan, the metrics, and a real CLI run checked
-against an independent OpenCV/NumPy computation and against a second run."""
+against an independent OpenCV/NumPy computation and against a second run; the video mode's clips, damages,
+warping error and command on tiny clips."""
 
 from __future__ import annotations
 
@@ -13,14 +14,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from conftest import REPO, SHARED_WEIGHTS, needs_shared
 from skimage import data
 
+from app.commands.evaluate import evaluate_command
 from app.evaluation import DEGRADATIONS, folder_images, parse_degradations, plan, run
 from app.evaluation.degrade import add_noise, crop_to_multiple, darken, downscale
+from app.evaluation.flicker import measure_motion, warping_error
 from app.evaluation.images import centre_crop, default_images, to_rgb8
 from app.evaluation.metrics import psnr, ssim
-from app.evaluation.plan import INPUT, parse_models
+from app.evaluation.plan import INPUT, default_video_models, parse_models
+from app.evaluation.video_degrade import VIDEO_DEGRADATIONS, parse_video_degradations
+from app.evaluation.video_runner import ORIGINAL, write_clip
+from app.evaluation.videos import CLIP_FRAMES, CLIP_SIZE, MOTIONS, Motion, default_clips, render
 from models import registry, weights
 from models.errors import BadOption, UnknownModel
 
@@ -290,3 +297,166 @@ def test_a_second_run_gives_the_same_numbers(cli_run):
         return sorted((r["image"], r["degradation"], r["model"], r["psnr"], r["ssim"]) for r in rows)
 
     assert scores(second) == scores(first)
+
+
+# -- video mode: clips, damages, the flicker metric, the command -----------------------------------
+
+
+def _clip(frames: int = 6, pan=(2.0, 1.0), zoom: float = 1.0, size=(96, 64)) -> np.ndarray:
+    """A small clip over the astronaut photo along a known camera path."""
+    return render(np.ascontiguousarray(data.astronaut()), Motion("astronaut", pan, zoom, ""), frames, size)
+
+
+def test_default_clips_have_the_documented_frames_size_and_motion():
+    clips = default_clips()
+    assert [c.name for c in clips] == list(MOTIONS) == [
+        "astronaut-pan", "chelsea-zoom", "coffee-pan", "rocket-panzoom",
+    ]  # fmt: skip
+    assert CLIP_FRAMES == 12 and CLIP_SIZE == (384, 256)
+    assert all(c.frames.shape == (12, 256, 384, 3) and c.frames.dtype == np.uint8 for c in clips)
+    pan = clips[0].frames
+    for t in range(11):  # the camera moves 3 px right, 1 px down: whole pixels, copied exactly
+        assert np.array_equal(pan[t + 1][:-1, :-3], pan[t][1:, 3:])
+    # the zoom: 1.5 % per frame about the centre, so a point 150 px right of it moves 2.25 px right
+    zoom = measure_motion(clips[1].frames[:2])[0].flow
+    right = np.median(zoom[100:156, 335:347, 0])  # around x = 191.5 + 150
+    left = np.median(zoom[100:156, 36:48, 0])
+    assert right == pytest.approx(2.25, abs=0.4) and left == pytest.approx(-2.25, abs=0.4)
+    docs = (REPO / "docs" / "EVALUATION.md").read_text()
+    assert all(m.description in docs and name in docs for name, m in MOTIONS.items())
+
+
+def test_video_degradations():
+    clip = _clip(frames=4, pan=(0.0, 0.0))  # a still camera: every frame the same
+    assert [d.name for d in parse_video_degradations(None)] == ["x4", "x4+noise10", "x4+h264"]
+    with pytest.raises(BadOption, match="allowed: x4, x4"):
+        parse_video_degradations("x4,jpeg20")
+    x4 = VIDEO_DEGRADATIONS["x4"].apply(clip)
+    assert x4.shape == (4, 16, 24, 3) and np.array_equal(x4[0], downscale(clip[0], 4))
+    noisy = VIDEO_DEGRADATIONS["x4+noise10"].apply(clip)
+    assert not np.array_equal(noisy[0], noisy[1])  # fresh noise on every frame: temporal noise
+    assert abs((noisy.astype(np.float64) - x4).std() - 10) < 1.5
+    assert np.array_equal(noisy, VIDEO_DEGRADATIONS["x4+noise10"].apply(clip))
+    coded = VIDEO_DEGRADATIONS["x4+h264"].apply(_clip(frames=4, size=(192, 128)))
+    assert coded.shape == (4, 32, 48, 3)
+    assert np.array_equal(coded, VIDEO_DEGRADATIONS["x4+h264"].apply(_clip(frames=4, size=(192, 128))))
+    clean = VIDEO_DEGRADATIONS["x4"].apply(_clip(frames=4, size=(192, 128)))
+    assert 20 < psnr(clean, coded) < 40  # visibly compressed, still the same picture
+
+
+def test_warping_error_of_a_static_identical_output_is_zero():
+    still = np.repeat(_clip(frames=1), 4, axis=0)
+    motions = measure_motion(still)
+    assert all(m.visible.all() and np.abs(m.flow).max() < 1e-3 for m in motions)
+    assert warping_error(still, motions) == 0.0
+
+
+def test_a_flickering_output_scores_higher_than_a_steady_one():
+    clip = _clip(frames=6, pan=(2.0, 1.0))
+    motions = measure_motion(clip)
+    # the measured motion is the camera's: content moves 2 px left and 1 px up; what leaves is not compared
+    flow = np.stack([m.flow for m in motions])
+    assert np.median(flow[..., 0]) == pytest.approx(-2, abs=0.1)
+    assert np.median(flow[..., 1]) == pytest.approx(-1, abs=0.1)
+    assert not any(m.visible[:, :2].any() for m in motions)
+    steady = warping_error(clip, motions)
+    flicker = add_noise(clip, 8.0)  # fresh noise on every frame
+    assert warping_error(flicker, motions) > 5 * steady
+    # steadiness is judged along the motion: frames that do not follow the camera are not steady
+    frozen = np.repeat(clip[:1], len(clip), axis=0)
+    assert warping_error(frozen, motions) > 5 * steady
+    with pytest.raises(ValueError):
+        warping_error(clip[:3], motions)
+
+
+def test_a_pair_across_a_scene_cut_is_not_compared():
+    pan = _clip(frames=4)
+    other = render(np.ascontiguousarray(data.coffee()), Motion("coffee", (1.0, 0.0), 1.0, ""), 4, (96, 64))
+    cut = np.concatenate([pan, other])
+    motions = measure_motion(cut)
+    assert [m.visible.any() for m in motions] == [True, True, True, False, True, True, True]
+    # the error is that of the two shots' own pairs; the jump between them is not flicker
+    own = measure_motion(pan)[:3] + measure_motion(other)[:3]
+    frames = [np.stack([a, b]) for a, b in zip(cut[:-1], cut[1:], strict=True)]
+    expected = np.mean([warping_error(f, [m]) for f, m in zip(frames[:3] + frames[4:], own, strict=True)])
+    assert warping_error(cut, motions) == pytest.approx(expected)
+
+
+@needs_shared("weights/realesr-animevideov3.pth", "weights/temporalfix")
+def test_video_plan_runs_every_upscaler_alone_and_with_each_temporal_stage():
+    names = default_video_models()
+    upscalers = [s.name for s in registry.all_specs() if s.task == "upscale"]
+    assert names == [f"{u}{t}" for u in upscalers for t in ("", "+stabilize", "+temporalfix")]
+    degs = parse_video_degradations(None)
+    wanted = "bicubic,bicubic+stabilize,realesr-animevideov3+temporalfix,realesrgan-x2plus+stabilize,lut3d"
+    tasks, skipped = plan(parse_models(wanted), degs, catalogue=VIDEO_DEGRADATIONS)
+    assert _fits(tasks) == {
+        "bicubic": ["x4", "x4+noise10", "x4+h264"],
+        "bicubic+stabilize": ["x4", "x4+noise10", "x4+h264"],
+        "realesr-animevideov3+temporalfix": ["x4", "x4+noise10", "x4+h264"],
+    }
+    assert all(t.options == {"scale": 4} for t in tasks if t.model.startswith("bicubic"))
+    reasons = {s.name: s.reason for s in skipped}
+    assert set(reasons) == {"realesrgan-x2plus+stabilize", "lut3d"}
+    assert "scale x2" in reasons["realesrgan-x2plus+stabilize"]
+
+
+@pytest.fixture(scope="module")
+def video_folder(tmp_path_factory):
+    """Clean clips: a pan and a still (6 frames, 96x64), plus a text file and a one-frame video."""
+    folder = tmp_path_factory.mktemp("videos")
+    write_clip(_clip(frames=6), folder / "pan.mkv")
+    write_clip(np.repeat(_clip(frames=1), 6, axis=0), folder / "still.mkv")
+    write_clip(_clip(frames=1), folder / "one.mkv")
+    (folder / "notes.txt").write_text("not a video")
+    return folder
+
+
+def test_cli_videos_folder_scores_sharpness_and_flicker(video_folder, tmp_path, fresh_registry):
+    out = tmp_path / "out"
+    args = ["--videos", str(video_folder), "--frames", "4", "--out", str(out)]
+    args += ["--models", "bicubic,bicubic+stabilize", "--degradations", "x4,x4+noise10", "--device", "cpu"]
+    result = CliRunner().invoke(evaluate_command, args)
+    assert result.exit_code == 0, result.output
+    rows = json.loads((out / "results.json").read_text())
+    got = {(r["clip"], r["degradation"], r["model"]): r for r in rows}
+    models = [ORIGINAL, "bicubic", "bicubic+stabilize"]
+    assert set(got) == {
+        (c, d, m) for c in ("pan.mkv", "still.mkv") for d in ("x4", "x4+noise10") for m in models
+    }
+    assert all((r["frames"], r["width"], r["height"]) == (4, 96, 64) for r in rows)
+    assert got["pan.mkv", "x4", ORIGINAL]["psnr"] is None  # infinite: the original against itself
+    # a still camera and a steady model: identical output frames, no flicker at all
+    assert got["still.mkv", "x4", "bicubic"]["warp_error"] == 0.0
+    noisy = got["still.mkv", "x4+noise10", "bicubic"]
+    assert noisy["warp_error"] > 0 and noisy["psnr"] < got["still.mkv", "x4", "bicubic"]["psnr"]
+    assert got["still.mkv", "x4+noise10", "bicubic+stabilize"]["warp_error"] < noisy["warp_error"]
+    for key, r in got.items():
+        assert r["warp_error"] >= 0 and (key[2] == ORIGINAL or 15 < r["psnr"] < 60), key
+    skipped = {(s["what"], s["name"]) for s in json.loads((out / "skipped.json").read_text())}
+    assert skipped == {("video", "notes.txt"), ("video", "one.mkv")}
+    md = (out / "results.md").read_text()
+    assert "| x4+noise10 | bicubic+stabilize |" in md and "| x4 | original (ground truth) | – | – |" in md
+    assert (out / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "one.mkv" in result.stderr and "fewer than 2 frames" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--videos", "{tmp}/missing"], "not a folder"),
+        (["--videos", "{tmp}/junk"], "no usable videos in"),
+        (["--video", "--degradations", "x4,blur"], "unknown video degradation"),
+        (["--video", "--images", "{tmp}/junk"], "--images scores images"),
+        (["--video", "--models", "bicubc"], "bicubc"),
+    ],
+)
+def test_cli_video_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "notes.txt").write_text("not a video")
+    out = tmp_path / "out"
+    argv = [a.format(tmp=tmp_path) for a in args] + ["--out", str(out)]
+    result = CliRunner().invoke(evaluate_command, argv)
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+    assert not out.exists()

@@ -6,6 +6,13 @@ plan      which model runs on which damage, and which are skipped and why
 metrics   PSNR, SSIM and (when installed) LPIPS
 runner    the loop: warm-up, timed run, metrics -> rows
 report    results.json, skipped.json, results.md, summary.png
+
+The video mode (``flask evaluate --video``) has its own modules beside these, imported where used:
+videos         the clips: rendered by a known camera motion over the bundled photos, or a folder
+video_degrade  x4, x4+noise10 (temporal noise), x4+h264 (compression), on whole clips
+flicker        the warping error (Lai et al. 2018) along the original's optical flow
+video_runner   the loop: each clip through app.pipeline.enhance_file, scored per frame and for flicker
+video_report   the same four files, with warping error beside PSNR/SSIM
 """
 
 from .degrade import DEFAULT_DEGRADATIONS, DEGRADATIONS, Degradation, parse_degradations

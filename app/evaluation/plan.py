@@ -50,10 +50,17 @@ def default_models() -> list[str]:
     return [spec.name for spec in all_specs()]
 
 
-def parse_models(text: str | None) -> list[str]:
-    """``a,b+c`` -> names (chains kept whole), de-duplicated; the registry when ``text`` is empty."""
+def default_video_models() -> list[str]:
+    """Every registered upscaler alone, then followed by each temporal stage (``+stabilize`` ...)."""
+    specs = all_specs()
+    temporal = sorted(f"+{s.name}" for s in specs if s.temporal)
+    return [f"{s.name}{stage}" for s in specs if s.task == "upscale" for stage in ["", *temporal]]
+
+
+def parse_models(text: str | None, default=default_models) -> list[str]:
+    """``a,b+c`` -> names (chains kept whole), de-duplicated; ``default()`` when ``text`` is empty."""
     if not text:
-        return default_models()
+        return default()
     names = list(dict.fromkeys(n.strip() for n in text.split(",")))
     if "" in names:
         raise UnknownModel(f"empty model name in {text!r}; give names separated by commas")
@@ -110,13 +117,15 @@ def _describe(specs: list[ModelSpec]) -> str:
 
 
 def plan(
-    models: list[str], degradations: list[Degradation], named: bool = True
+    models: list[str], degradations: list[Degradation], named: bool = True, catalogue: dict | None = None
 ) -> tuple[list[Task], list[Skip]]:
     """The (model, degradation) runs in model order, then the ``input`` rows, and what is skipped.
 
     ``named``: the caller chose the degradations, so one that no requested model restores is reported
-    too (with the default list, only those whose every fitting model was skipped are).
+    too (with the default list, only those whose every fitting model was skipped are). ``catalogue``:
+    every degradation of this mode (default: the image ones), named in a skipped model's hint.
     """
+    catalogue = DEGRADATIONS if catalogue is None else catalogue
     tasks: list[Task] = []
     skipped: list[Skip] = []
     fitted: dict[str, list[str]] = {}  # degradation -> requested models that fit it, runnable or not
@@ -126,7 +135,7 @@ def plan(
         for d in fitting:
             fitted.setdefault(d.name, []).append(name)
         if not fitting:
-            others = [d.name for d in DEGRADATIONS.values() if d not in degradations and fits(specs, d)]
+            others = [d.name for d in catalogue.values() if d not in degradations and fits(specs, d)]
             hint = f"; it fits {', '.join(others)}, not requested" if others else ""
             reason = f"no requested degradation fits it ({_describe(specs)}){hint}"
             skipped.append(Skip("model", name, reason))

@@ -1,0 +1,155 @@
+"""Write a video evaluation out: results.json, skipped.json, results.md (means) and summary.png.
+
+Same files as the image report; the rows carry a warping error beside PSNR/SSIM, and the chart puts
+sharpness (PSNR) against steadiness (warping error), so neither is judged alone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+
+from .report import RESULTS_JSON, RESULTS_MD, SKIPPED_JSON, SUMMARY_PNG, _finite, skipped_list
+from .runner import Evaluation
+from .video_degrade import VIDEO_DEGRADATIONS
+from .video_runner import ORIGINAL
+
+#: warping errors are shown in thousandths (a clean clip's own is around 0.01-0.1 x 10^-3)
+WARP_UNIT = 1e3
+
+
+def summarise_videos(rows: list[dict]) -> list[dict]:
+    """Means per (degradation, model) over the clips, the original first in each degradation."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["degradation"], row["model"]), []).append(row)
+    canonical = list(VIDEO_DEGRADATIONS)
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    keys = sorted(groups, key=lambda k: (canonical.index(k[0]), k[1] != ORIGINAL, models.index(k[1])))
+    summary = []
+    for deg, model in keys:
+        group = groups[deg, model]
+        original = groups.get((deg, ORIGINAL), [])
+        base = statistics.fmean(r["warp_error"] for r in original) if original else math.nan
+        warp = statistics.fmean(r["warp_error"] for r in group)
+        summary.append(
+            {
+                "degradation": deg,
+                "model": model,
+                "clips": len(group),
+                "psnr": statistics.fmean(r["psnr"] for r in group),
+                "ssim": statistics.fmean(r["ssim"] for r in group),
+                "warp_error": warp,
+                # > 1: flickers more than the original itself; the flicker a model adds or removes
+                "warp_ratio": warp / base if base > 0 else math.nan,
+                "ms_per_frame": statistics.fmean(r["ms_per_frame"] for r in group),
+            }
+        )
+    return summary
+
+
+def video_table(summary: list[dict]) -> str:
+    """The means as a Markdown table, one line per (degradation, model)."""
+    head = ["degradation", "model", "PSNR (dB)", "SSIM", "warp err (x10⁻³)", "x original", "ms / frame"]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join("---" if i < 2 else "---:" for i in range(len(head))) + "|",
+    ]
+    for s in summary:
+        original = s["model"] == ORIGINAL
+        cells = [
+            s["degradation"],
+            "original (ground truth)" if original else s["model"],
+            "–" if original else f"{s['psnr']:.2f}",
+            "–" if original else f"{s['ssim']:.4f}",
+            f"{s['warp_error'] * WARP_UNIT:.3f}",
+            f"{s['warp_ratio']:.2f}" if math.isfinite(s["warp_ratio"]) else "–",
+            "–" if original else f"{s['ms_per_frame']:.0f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def video_markdown(evaluation: Evaluation, settings: dict) -> str:
+    """results.md: how the run was made, the table of means, and what was skipped."""
+    clips = list(dict.fromkeys(r["clip"] for r in evaluation.rows))
+    described = "; ".join(f"{k}: {v}" for k, v in settings.items())
+    return "\n".join(
+        [
+            "# Video evaluation results",
+            "",
+            f"Device {evaluation.device}, precision {evaluation.precision}; {described}.",
+            f"Clips ({len(clips)}): {', '.join(clips) or 'none'}.",
+            "Means over the clips. PSNR/SSIM: per frame against the clean original, averaged (higher is "
+            "sharper). Warping error: frame t+1 warped onto frame t along the original's optical flow, "
+            "mean squared difference on pixels visible in both (lower is steadier); `x original` divides it "
+            "by the original's own. Time: end-to-end pipeline time per output frame (decode, model, encode).",
+            "",
+            video_table(summarise_videos(evaluation.rows)),
+            "",
+            "## Skipped",
+            "",
+            skipped_list(evaluation),
+            "",
+        ]
+    )
+
+
+def video_chart(summary: list[dict], path: Path, title: str) -> None:
+    """PSNR against warping error for every (model, degradation): up is sharper, left is steadier."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display, same pixels everywhere
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    points = [s for s in summary if s["model"] != ORIGINAL and math.isfinite(s["psnr"])]
+    models = list(dict.fromkeys(s["model"] for s in points))
+    degs = list(dict.fromkeys(s["degradation"] for s in summary))
+    palette = plt.get_cmap("tab10" if len(models) <= 10 else "tab20")
+    colours = {m: palette(i % palette.N) for i, m in enumerate(models)}
+    markers = {d: "osD^vP*Xh<>"[i % 11] for i, d in enumerate(degs)}
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    for s in points:
+        ax.scatter(
+            s["warp_error"] * WARP_UNIT,
+            s["psnr"],
+            color=colours[s["model"]],
+            marker=markers[s["degradation"]],
+            s=60,
+            edgecolors="black",
+            linewidths=0.5,
+        )
+    # the original's own warping error: as steady as a clip can honestly be
+    for ref in (s for s in summary if s["model"] == ORIGINAL):
+        ax.axvline(ref["warp_error"] * WARP_UNIT, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("warping error (x10⁻³, lower is steadier; dotted: the original's)")
+    ax.set_ylabel("PSNR (dB), per frame, mean over clips")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    model_keys = [Line2D([], [], color=colours[m], marker="o", linestyle="", label=m) for m in models]
+    deg_keys = [Line2D([], [], color="grey", marker=markers[d], linestyle="", label=d) for d in degs]
+    first = ax.legend(
+        handles=model_keys, title="model", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8
+    )
+    ax.add_artist(first)
+    second = ax.legend(
+        handles=deg_keys, title="degradation", loc="lower left", bbox_to_anchor=(1.01, 0), fontsize=8
+    )
+    fig.savefig(path, bbox_inches="tight", bbox_extra_artists=[first, second])
+    plt.close(fig)
+
+
+def write_video_report(evaluation: Evaluation, out: Path, settings: dict) -> list[Path]:
+    """Write the four files into ``out`` (created if needed); returns their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [{k: _finite(v) for k, v in r.items()} for r in evaluation.rows]
+    paths = [out / RESULTS_JSON, out / SKIPPED_JSON, out / RESULTS_MD, out / SUMMARY_PNG]
+    paths[0].write_text(json.dumps(rows, indent=1, allow_nan=False) + "\n")
+    paths[1].write_text(json.dumps([s.to_dict() for s in evaluation.skipped], indent=1) + "\n")
+    paths[2].write_text(video_markdown(evaluation, settings))
+    title = f"Sharpness vs flicker ({evaluation.device}, {evaluation.precision})"
+    video_chart(summarise_videos(evaluation.rows), paths[3], title)
+    return paths
