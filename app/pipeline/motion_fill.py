@@ -58,19 +58,24 @@ def fill_missing_lines(
     pictures = [[_full_picture(plane, missing) for plane in side] for side in sides]
     guide = _eight_bit(planes[0], bits)
     flows = [flow.calc(guide, _eight_bit(picture[0], bits), None) for picture in pictures]
-    for index, plane in enumerate(planes):
-        samples = [
-            _sample_rows(picture[index], motion, missing)
-            for picture, motion in zip(pictures, flows, strict=True)
-        ]
+    samples: list[list[np.ndarray]] = [[] for _ in planes]
+    for picture, motion in zip(pictures, flows, strict=True):
+        maps: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # chroma planes share theirs
+        for index, plane in enumerate(picture):
+            if plane.shape not in maps:
+                maps[plane.shape] = _row_maps(motion, plane.shape, missing)
+            samples[index].append(
+                cv2.remap(plane, *maps[plane.shape], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+            )
+    for plane, (first, *second) in zip(planes, samples, strict=True):
         current = plane[missing::2].astype(np.float32)
-        if len(samples) == 2:
-            estimate = (samples[0] + samples[1]) * 0.5
-            trusted = (np.abs(samples[0] - samples[1]) <= AGREE * scale) & (
+        if second:
+            estimate = (first + second[0]) * 0.5
+            trusted = (np.abs(first - second[0]) <= AGREE * scale) & (
                 np.abs(estimate - current) <= NEAR_BWDIF * scale
             )
         else:
-            estimate = samples[0]
+            estimate = first
             trusted = np.abs(estimate - current) <= AGREE * scale
         filled = np.where(trusted, estimate, current)
         plane[missing::2] = np.clip(filled + 0.5, 0, np.iinfo(plane.dtype).max).astype(plane.dtype)
@@ -95,14 +100,15 @@ def _full_picture(plane: np.ndarray, parity: int) -> np.ndarray:
     return full
 
 
-def _sample_rows(picture: np.ndarray, motion: np.ndarray, parity: int) -> np.ndarray:
-    """``picture`` sampled at p + motion(p) for the points p on the rows of ``parity`` (bicubic)."""
-    h, w = picture.shape
-    if motion.shape[:2] != (h, w):  # a subsampled chroma plane: the luma's motion, resized and rescaled
+def _row_maps(motion: np.ndarray, shape: tuple[int, int], parity: int) -> tuple[np.ndarray, np.ndarray]:
+    """remap's (fixed-point) maps to the points p + motion(p) for the rows of ``parity`` of a plane of
+    ``shape`` (a subsampled chroma plane takes the luma's motion, resized and rescaled)."""
+    h, w = shape
+    if motion.shape[:2] != (h, w):
         factor = np.float32([w / motion.shape[1], h / motion.shape[0]])
         motion = cv2.resize(motion, (w, h), interpolation=cv2.INTER_LINEAR) * factor
     where = _grid(h, w)[parity::2] + motion[parity::2]
-    return cv2.remap(picture, where[..., 0], where[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.convertMaps(where, None, cv2.CV_16SC2)
 
 
 def _eight_bit(plane: np.ndarray, bits: int) -> np.ndarray:
