@@ -15,7 +15,8 @@ Telecined film (3:2 pulldown) needs inverse telecine, not deinterlacing: it is o
 Deinterlacing uses bwdif (motion-adaptive, yadif's successor) through PyAV's filter
 graph: ``frame`` keeps the frame rate (each frame rebuilt from its first field), ``field`` gives one frame
 per field at twice the rate. bwdif's frames carry timestamps in half the input's time base in both modes
-(the duration is unchanged).
+(the duration is unchanged). The lines bwdif interpolated are then filled, where the motion allows, from
+the neighbouring fields along DIS optical flow (motion_fill.py): on a camera pan they come back as shot.
 """
 
 from __future__ import annotations
