@@ -65,7 +65,7 @@ def _summarise(dst: Path, result) -> None:
     if deint:
         how = f"detected by the {deint['detected_by']}" if deint["detected_by"] else "forced"
         field = "top" if deint["parity"] == "tff" else "bottom"
-        summary += f"; deinterlaced (bwdif, {deint['mode']} rate, {field} field first, {how})"
+        summary += f"; deinterlaced (bwdif + motion fill, {deint['mode']} rate, {field} field first, {how})"
     click.echo(summary)
 
 

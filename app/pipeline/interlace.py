@@ -15,7 +15,8 @@ Telecined film (3:2 pulldown) needs inverse telecine, not deinterlacing: it is o
 Deinterlacing uses bwdif (motion-adaptive, yadif's successor) through PyAV's filter
 graph: ``frame`` keeps the frame rate (each frame rebuilt from its first field), ``field`` gives one frame
 per field at twice the rate. bwdif's frames carry timestamps in half the input's time base in both modes
-(the duration is unchanged).
+(the duration is unchanged). The lines bwdif interpolated are then filled, where the motion allows, from
+the neighbouring fields along DIS optical flow (motion_fill.py): on a camera pan they come back as shot.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import av
+import numpy as np
 
 from models.errors import BadOption
 
+from .motion_fill import fill_missing_lines, new_flow
 from .options import DEINTERLACE_MODES
 
 #: FFmpeg's AVFieldOrder: 2 tt, 3 bb, 4 tb, 5 bt (the first letter is the field shown first)
@@ -111,21 +114,66 @@ def decide(option: str, found: Interlacing | None) -> tuple[str, str] | None:
 
 
 class Deinterlacer:
-    """bwdif over decoded frames: push frames in, get progressive frames out (delayed by one frame)."""
+    """bwdif, then the motion-compensated line fill (motion_fill.py), over decoded frames: push frames in,
+    get progressive frames out (delayed by one frame, as bwdif's)."""
 
     def __init__(self, stream, mode: str, parity: str):
         send = "send_field" if mode == "field" else "send_frame"
         self.graph = _one_filter(stream, "bwdif", f"mode={send}:parity={parity}:deint=all")
+        self.per_frame = 2 if mode == "field" else 1  # bwdif's frames per input frame, in input order
+        self.first_parity = 0 if parity == "tff" else 1  # the row parity of each frame's first field
+        self.flow = new_flow()
+        self.raw: dict[int, list[np.ndarray] | None] = {}  # the woven frames bwdif may still be working on
+        self.pushed = 0
+        self.emitted = 0
 
     def push(self, frame) -> list:
         """Feed one decoded frame; the progressive frames that are ready."""
+        self.raw[self.pushed] = _planes(frame, copy=True)
+        self.pushed += 1
         self.graph.vpush(frame)
-        return _drain(self.graph)
+        return self._fill(_drain(self.graph))
 
     def flush(self) -> list:
         """The frames still held back at the end of the input."""
         self.graph.vpush(None)
-        return _drain(self.graph)
+        return self._fill(_drain(self.graph))
+
+    def _fill(self, frames: list) -> list:
+        """bwdif's frames with their interpolated lines filled from the neighbouring fields where they can."""
+        for out in frames:
+            index, field = divmod(self.emitted, self.per_frame)
+            self.emitted += 1
+            planes = _planes(out)
+            # the first field's missing lines are the previous frame's second field and this frame's own;
+            # the second field's are this frame's first field and the next frame's
+            previous, following = (index - 1, index) if field == 0 else (index, index + 1)
+            sides = [self.raw.get(previous), self.raw.get(following)]
+            if planes is not None and all(_same_layout(planes, side) for side in sides if side is not None):
+                bits = out.format.components[0].bits
+                fill_missing_lines(self.flow, planes, self.first_parity ^ field, *sides, bits)
+            for old in [k for k in self.raw if k < index - 1]:
+                del self.raw[old]
+        return frames
+
+
+def _planes(frame, copy: bool = False) -> list[np.ndarray] | None:
+    """The planes of a planar frame as arrays (views, unless ``copy``); None for layouts the fill skips."""
+    bits = frame.format.components[0].bits
+    if frame.format.name.endswith("be") or bits > 16 or any(c.bits != bits for c in frame.format.components):
+        return None
+    dtype = np.dtype(np.uint8 if bits <= 8 else np.uint16)
+    planes = []
+    for plane in frame.planes:
+        rows = np.frombuffer(plane, dtype).reshape(plane.height, plane.line_size // dtype.itemsize)
+        view = rows[:, : plane.width]
+        planes.append(view.copy() if copy else view)
+    return planes
+
+
+def _same_layout(planes: list[np.ndarray], other: list[np.ndarray] | None) -> bool:
+    """Whether two frames' planes match in number, size and type (bwdif may have converted the format)."""
+    return other is not None and [(p.shape, p.dtype) for p in planes] == [(p.shape, p.dtype) for p in other]
 
 
 def _one_filter(stream, name: str, args: str | None = None):
