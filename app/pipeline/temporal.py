@@ -15,9 +15,9 @@ A segment of a split job (app/jobs/segmented.py) gives the unsplit run's frames:
 own. Its first read frame starts a scene as far as the segment knows, and its last ends one; with at least
 max(before, after) frames read on either side (and one before, so a cut at its first frame is seen), no
 window of its own frames reaches or is mirrored at those false ends. A recursive stage also warms up on
-``warmup`` frames before the segment: its history there differs from the unsplit run's, and what is left
-of that difference after N frames is at most strength^N of it (stabilize blends at most ``strength`` of the
-past in), so at the default 0.5 and 30 frames under 1e-9: frame-exact after rounding.
+``warmup`` frames before the segment, from a fresh history: what differs from the unsplit run's history
+shrinks with every frame (stabilize blends at most ``strength`` of the past in), so that at its default
+0.5, 30 frames give the unsplit run's frames exactly (README "Temporal stages in split jobs").
 """
 
 from __future__ import annotations
