@@ -89,7 +89,8 @@ def split_run(src, dst, options: EnhanceOptions, enhancer, segment_frames: int, 
             stop=plans[-1].end_pts,
             warmup=warmup,
         )
-        assert run.frames == plan.frames  # a segment writes its own frames only
+        # a segment writes its own frames only (two per frame when each field becomes one)
+        assert run.frames == plan.frames * (2 if options.deinterlace == "field" else 1)
         parts.append(str(part))
     join_segments(str(src), parts, dst, end_pts=plans[-1].end_pts if options.frames else None)
     return plans
@@ -141,3 +142,19 @@ def test_overlap_reads_the_window_and_a_recursive_stage_s_warm_up():
     stabilize = StabilizeEnhancer(info, torch.device("cpu"), torch.float32, 0.5)  # window 1 before
     assert overlap(stabilize, 30) == (30, 1)
     assert overlap(stabilize, 0) == (1, 1)  # the cut detector still needs the frame before
+
+
+def test_split_windowed_stage_after_field_deinterlacing_equals_unsplit_run(tmp_path):
+    """Each field becomes a frame (bwdif, 25i -> 50p): the overlap is counted in those output frames, and
+    the deinterlacer's own neighbour before the first frame read is decoded too."""
+    from tests.test_interlace import interlaced_clip
+
+    src = interlaced_clip(tmp_path / "interlaced.mp4")
+    options = EnhanceOptions(model="bicubic", codec="ffv1", model_options={"scale": 2}, deinterlace="field")
+    chain = fake_chain(options)
+    whole_run(src, tmp_path / "whole.mkv", options, chain)
+    split_run(src, tmp_path / "split.mkv", options, chain, 6)
+    whole, split = decode(tmp_path / "whole.mkv"), decode(tmp_path / "split.mkv")
+    assert len(whole) == len(split) == 48
+    for t, (a, b) in enumerate(zip(whole, split, strict=True)):
+        assert np.array_equal(a, b), f"frame {t}: {_psnr(a, b):.1f} dB"
