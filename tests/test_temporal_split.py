@@ -158,3 +158,18 @@ def test_split_windowed_stage_after_field_deinterlacing_equals_unsplit_run(tmp_p
     assert len(whole) == len(split) == 48
     for t, (a, b) in enumerate(zip(whole, split, strict=True)):
         assert np.array_equal(a, b), f"frame {t}: {_psnr(a, b):.1f} dB"
+
+
+def test_lead_in_finds_the_frame_n_before_a_segment_across_keyframes(tmp_path):
+    """From packets only (H.264 with B-frames, a keyframe every 8): seeking back as far as it takes."""
+    from app.pipeline.probe import open_input
+    from app.pipeline.segments import lead_in
+    from tests.media import make_video
+
+    clip = make_video(tmp_path / "gop.mp4", frames=40, gop=8)
+    with open_input(str(clip)) as container:
+        stream = container.streams.video[0]
+        stamps = sorted(p.pts for p in container.demux(stream) if p.pts is not None and p.size)
+        found = {n: stamps.index(lead_in(container, stamps[16], n)) for n in (1, 3, 12, 16, 30)}
+        assert found == {1: 15, 3: 13, 12: 4, 16: 0, 30: 0}  # never before the video's first frame
+        assert stamps.index(lead_in(container, stamps[0], 5)) == 0
