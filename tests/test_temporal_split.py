@@ -144,6 +144,16 @@ def test_overlap_reads_the_window_and_a_recursive_stage_s_warm_up():
     assert overlap(stabilize, 0) == (1, 1)  # the cut detector still needs the frame before
 
 
+
+def test_warm_up_setting():
+    from app.config import ConfigError, Settings
+
+    assert Settings.from_env({}).segment_warmup == DEFAULT_WARMUP
+    assert Settings.from_env({"ENHANCE_SEGMENT_WARMUP": "5"}).segment_warmup == 5
+    with pytest.raises(ConfigError, match="ENHANCE_SEGMENT_WARMUP"):
+        Settings.from_env({"ENHANCE_SEGMENT_WARMUP": "-1"})
+
+
 def test_split_windowed_stage_after_field_deinterlacing_equals_unsplit_run(tmp_path):
     """Each field becomes a frame (bwdif, 25i -> 50p): the overlap is counted in those output frames, and
     the deinterlacer's own neighbour before the first frame read is decoded too."""
