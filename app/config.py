@@ -111,6 +111,8 @@ class Settings:
     heartbeat_seconds: float = 2.0
     stale_seconds: float = 30.0
     segment_frames: int = 0
+    #: frames a segment reads before its own to warm a recursive temporal stage (stabilize) up
+    segment_warmup: int = 30
     model_cache: int = 2
     #: test-only: a worker kills itself with SIGSEGV after this many frames of a job's first attempt
     test_segfault_after_frames: int | None = None
@@ -168,6 +170,7 @@ class Settings:
             heartbeat_seconds=_float(env, "ENHANCE_HEARTBEAT_SECONDS", 2.0, minimum=0.1),
             stale_seconds=_float(env, "ENHANCE_STALE_SECONDS", 30.0, minimum=1),
             segment_frames=_int(env, "ENHANCE_SEGMENT_FRAMES", 0, minimum=0),
+            segment_warmup=_int(env, "ENHANCE_SEGMENT_WARMUP", 30, minimum=0),
             weights_path=_folders(env.get("ENHANCE_WEIGHTS_PATH", "")),
         )
 

@@ -189,6 +189,21 @@ def test_cli_summary_says_it_deinterlaced(clips, tmp_path):
     assert bad.returncode == 2 and "--deinterlace" in bad.stderr
 
 
+def interlaced_clip(src: Path) -> Path:
+    """24 interlaced frames of a pan (top field first), a keyframe every 6: four segments of 6."""
+    with av.open(str(src), "w") as out:
+        v = out.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        v.codec_context.time_base = Fraction(1, 25)
+        v.codec_context.gop_size = 6
+        v.options = {"crf": "4", "x264-params": "tff=1:keyint=6:min-keyint=6:scenecut=0"}
+        for i, frame in enumerate(weave(pan_frames(48))):
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+    return src
+
+
 @pytest.mark.parametrize("mode", ["frame", "field"])
 def test_split_job_with_deinterlacing_is_frame_exact(tmp_path, mode):
     """Segments read the frame before and after their window, so bwdif sees what the unsplit run sees."""
@@ -196,18 +211,7 @@ def test_split_job_with_deinterlacing_is_frame_exact(tmp_path, mode):
     from app.pipeline.segments import join_segments, plan_segments
     from app.pipeline.video import enhance_video
 
-    progressive = pan_frames(48)
-    src = tmp_path / "long.mp4"
-    with av.open(str(src), "w") as out:  # 24 interlaced frames, a keyframe every 6: four segments
-        v = out.add_stream("libx264", rate=25)
-        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
-        v.codec_context.time_base = Fraction(1, 25)
-        v.codec_context.gop_size = 6
-        v.options = {"crf": "4", "x264-params": "tff=1:keyint=6:min-keyint=6:scenecut=0"}
-        for i, frame in enumerate(weave(progressive)):
-            frame.pts, frame.time_base = i, Fraction(1, 25)
-            out.mux(v.encode(frame))
-        out.mux(v.encode(None))
+    src = interlaced_clip(tmp_path / "long.mp4")
     options = EnhanceOptions(model="bicubic", model_options={"scale": 2}, codec="ffv1", deinterlace=mode)
     whole = enhance_file(src, tmp_path / "whole.mkv", options)
     info = probe(str(src))

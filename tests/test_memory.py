@@ -37,3 +37,13 @@ def test_peak_memory_flat_for_10x_longer_video(tmp_path):
     a = peak_rss_mib(short, tmp_path / "a.mp4", "bicubic")
     b = peak_rss_mib(long, tmp_path / "b.mp4", "bicubic")
     assert b <= a * 1.15, f"peak RSS {a:.1f} MiB for 24 frames, {b:.1f} MiB for 240 frames"
+
+
+def test_peak_memory_flat_for_10x_longer_video_with_a_temporal_stage(tmp_path):
+    """stabilize last (issue 12): a recursive stage holds a source frame, its previous output and a 2-frame
+    window per video, whatever its length (app/pipeline/temporal.py WindowStream)."""
+    short = make_video(tmp_path / "short.mp4", width=160, height=120, frames=24)
+    long = make_video(tmp_path / "long.mp4", width=160, height=120, frames=240)
+    a = peak_rss_mib(short, tmp_path / "a.mp4", "bicubic+stabilize")
+    b = peak_rss_mib(long, tmp_path / "b.mp4", "bicubic+stabilize")
+    assert b <= a * 1.15, f"peak RSS {a:.1f} MiB for 24 frames, {b:.1f} MiB for 240 frames"

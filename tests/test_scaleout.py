@@ -7,10 +7,11 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import requests
 
-from tests.conftest import REPO, SHARED_WEIGHTS
+from tests.conftest import REPO, SHARED_WEIGHTS, needs_shared
 from tests.media import make_video, read_video
 from tests.server import Server, wait_until
 from tests.services import Postgres, Redis, require_servers
@@ -163,5 +164,52 @@ def test_long_clip_split_across_workers_equals_unsplit_run(tmp_path, backends):
         engine.dispose()
         assert len(rows) >= 4
         assert len({r[0] for r in rows}) == 2  # the segments ran on both workers
+    finally:
+        cluster.stop()
+
+
+@needs_shared("weights/temporalfix/temporalfix_s2_v1.pth")
+def test_split_job_with_a_temporal_stage_equals_unsplit_run(tmp_path, backends):
+    """Issue 12: segments of 8 frames (three per job, a scene cut at the second one's first frame) read the
+    neighbours their temporal stage needs. temporalfix (a fixed 7-frame window) gives the unsplit run's
+    frames exactly; stabilize (recursive, warmed up on ENHANCE_SEGMENT_WARMUP frames) every frame >= 45 dB
+    from them (today identical too)."""
+    from app.pipeline import EnhanceOptions, enhance_file
+    from tests.test_temporal import _psnr
+    from tests.test_temporal_split import decode, scene_clip
+
+    clip = tmp_path / "scenes.mkv"
+    scene_clip(clip, frames=24, cuts=(8,))
+    models = ("bicubic+temporalfix", "bicubic+stabilize")
+    wholes = {}
+    for model in models:
+        wholes[model] = tmp_path / f"whole-{model}.mkv"
+        options = EnhanceOptions(model=model, codec="ffv1", model_options={"bicubic.scale": 2})
+        enhance_file(clip, wholes[model], options)
+    cluster = Cluster(tmp_path, backends, env={"ENHANCE_SEGMENT_FRAMES": "8"})
+    try:
+        ids = {
+            m: cluster.api.submit(clip, model=m, codec="ffv1", **{"bicubic.scale": 2}).json()["id"]
+            for m in models
+        }
+        for model, job_id in ids.items():
+            done = cluster.api.wait_status(job_id, ("succeeded", "failed"), 300)
+            assert done["status"] == "succeeded", done["error"]
+            split = tmp_path / f"split-{model}.mkv"
+            split.write_bytes(requests.get(cluster.api.url + done["result_url"], timeout=30).content)
+            whole, joined = decode(wholes[model]), decode(split)
+            assert len(joined) == len(whole) == 24
+            for t, (a, b) in enumerate(zip(whole, joined, strict=True)):
+                if model.endswith("temporalfix"):
+                    assert np.array_equal(a, b), f"{model} frame {t}: {_psnr(a, b):.1f} dB"
+                else:
+                    assert _psnr(a, b) >= 45, f"{model} frame {t}: {_psnr(a, b):.1f} dB"
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(backends[1].url)
+        with engine.connect() as conn:
+            counts = conn.execute(text("select job_id, count(*) from segments group by job_id")).all()
+        engine.dispose()
+        assert sorted(n for _, n in counts) == [3, 3]  # both jobs really were split
     finally:
         cluster.stop()

@@ -12,7 +12,6 @@ from app.pipeline.atomic import atomic_output
 from app.pipeline.segments import join_segments, plan_segments
 from app.pipeline.video import enhance_video
 from models.errors import Canceled, EnhanceError
-from models.registry import has_temporal_stage
 
 from .runner import Watch, pipeline_options
 from .store import JobStore, SegmentStore
@@ -41,9 +40,6 @@ def plan_or_resume(
         or job.media.get("kind") != "video"
         or not job.frames_total
         or job.frames_total <= threshold
-        # a temporal stage's windows reach across any cut, and segments do not read each other's frames
-        # yet: such a job runs whole (the same frames as any unsplit run)
-        or has_temporal_stage(job.model)
     ):
         return False
     plans = plan_segments(job.input_path, threshold, job.options.get("frames"))
@@ -63,7 +59,8 @@ def run_segment(store: JobStore, storage, settings, job_id: str, index: int, wor
     if token is None:
         return  # already taken, done, or the job ended
     job = store.get(job_id)
-    segment = next(s for s in segments.all(job_id) if s.index == index)
+    every = segments.all(job_id)
+    segment = next(s for s in every if s.index == index)
     extra = {"job_id": job_id}
     options = pipeline_options(job.options, settings.device)
     watch = Watch(
@@ -89,6 +86,9 @@ def run_segment(store: JobStore, storage, settings, job_id: str, index: int, wor
                 watch.should_stop,
                 window=(segment.start_pts, segment.end_pts),
                 window_frames=segment.frames_total,
+                # a temporal stage reads past the segment's end, never past the job's (a --frames preview)
+                stop=every[-1].end_pts,
+                warmup=settings.segment_warmup,
             )
     except Canceled:
         log.info("segment %d stopped: canceled or taken over", index, extra=extra)

@@ -4,6 +4,9 @@ Each segment is enhanced into a video-only file that keeps the input's timestamp
 joining is a stream copy: the segments' packets one after the other (decode timestamps stay monotonic),
 interleaved by time with the audio and subtitle packets copied from the original input. No frame is
 re-encoded at a join, none is dropped or doubled, and the audio is the original, continuous.
+
+A chain with a temporal stage needs its neighbours: a segment also decodes some frames before its first
+(``lead_in``) and after its last, runs them through the chain and writes only its own (app/pipeline/video.py).
 """
 
 from __future__ import annotations
@@ -58,6 +61,32 @@ def plan_segments(path: str, segment_frames: int, limit: int | None = None) -> l
         )  # the next frame's pts, also past a --frames cut
         plans.append(SegmentPlan(n, frames[first][0], end, last - first))
     return plans
+
+
+def lead_in(container, start_pts: int, frames: int) -> int:
+    """The pts of the ``frames``-th frame before ``start_pts`` (the video's first frame's when fewer precede
+    it), read from packets only: seek back a keyframe at a time until enough frames precede the start."""
+    stream = container.streams.video[0]
+    target, earliest = start_pts, None
+    while True:
+        try:
+            container.seek(target - 1, stream=stream, backward=True)  # the keyframe at or before target-1
+        except av.error.FFmpegError:  # nothing to seek to before target: from the beginning
+            container.seek(0, stream=stream, backward=True, any_frame=False)
+        stamps = []
+        # segments start at keyframes and GOPs are closed: every frame before the start comes before it
+        for packet in container.demux(stream):
+            if packet.pts is None or not packet.size:
+                continue
+            if packet.pts >= start_pts:
+                break
+            stamps.append(packet.pts)
+        stamps.sort()
+        if len(stamps) >= frames:
+            return stamps[-frames]
+        if not stamps or stamps[0] == earliest:  # the seek cannot go further back: the video's start
+            return stamps[0] if stamps else start_pts
+        earliest = target = stamps[0]
 
 
 def join_segments(

@@ -9,6 +9,15 @@ also gets each frame's source frame and whether it starts a scene, and restarts 
 
 Scene cuts are found on the source frames (before any link ran): a cut is where the mean absolute
 difference between consecutive frames' 32x18 grey thumbnails, on a 0-1 scale, is above CUT_THRESHOLD.
+
+A segment of a split job (app/jobs/segmented.py) gives the unsplit run's frames: it also reads the frames
+``overlap`` names before and after its own, runs them through the chain and the stage, and writes only its
+own. Its first read frame starts a scene as far as the segment knows, and its last ends one; with at least
+max(before, after) frames read on either side (and one before, so a cut at its first frame is seen), no
+window of its own frames reaches or is mirrored at those false ends. A recursive stage also warms up on
+``warmup`` frames before the segment, from a fresh history: what differs from the unsplit run's history
+shrinks with every frame (stabilize blends at most ``strength`` of the past in), so that at its default
+0.5, 30 frames give the unsplit run's frames exactly (README "Temporal stages in split jobs").
 """
 
 from __future__ import annotations
@@ -28,6 +37,19 @@ THUMB = (32, 18)
 #: thumbnails by a few hundredths (a fast pan of the test gradient: 0.03-0.06); a cut between unrelated
 #: shots changes them by 0.15 and more. 0.1 is PySceneDetect's content threshold (27 of 255) in spirit.
 CUT_THRESHOLD = 0.1
+
+
+#: frames a segment reads before its own to warm a recursive stage's history up (ENHANCE_SEGMENT_WARMUP)
+DEFAULT_WARMUP = 30
+
+
+def overlap(stage, warmup: int = DEFAULT_WARMUP) -> tuple[int, int]:
+    """(frames before, frames after) a segment reads beyond its own for a temporal ``stage`` (None: 0, 0)."""
+    if stage is None:
+        return 0, 0
+    radius = max(stage.window_before, stage.window_after)
+    lead = max(radius, 1)  # one at least: the cut detector compares the first frame with the one before
+    return (max(lead, warmup) if stage.recursive else lead), radius
 
 
 class CutDetector:

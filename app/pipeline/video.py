@@ -36,9 +36,10 @@ from .options import EnhanceOptions
 from .probing import DecodeLimits, MediaInfo, open_input
 from .progress import ProgressTracker
 from .request import frames_wanted
+from .segments import lead_in
 from .sizes import bit_depth, scaled_size
 from .streams import SideStreams
-from .temporal import CutDetector, WindowStream
+from .temporal import DEFAULT_WARMUP, CutDetector, WindowStream, overlap
 
 __all__ = ["CODECS", "CodecChoice", "RunResult", "enhance_video"]
 
@@ -75,17 +76,18 @@ class VideoRun:
         tracker,
         should_cancel=None,
         window: tuple[int, int | None] | None = None,
+        reach: SegmentReach | None = None,
     ):
         self.inp, self.out = inp, out
         self.should_cancel = should_cancel
-        # a segment of a split job: only frames with start <= pts < end, video only, no B-frames so the
-        # segments' packets can be concatenated with monotonic decode timestamps
+        # a segment of a split job: only frames with start <= pts < end are written, video only, no
+        # B-frames so the segments' packets can be concatenated with monotonic decode timestamps
         self.window = window
+        # what a segment decodes beyond its own frames for a temporal stage (none without one)
+        self.reach = reach or (SegmentReach(window[0], 0, None) if window else None)
         self.enhancer, self.options, self.info = enhancer, options, info
         # a chain ending in a temporal stage: its per-frame links run in the workers, the stage on windows
         self.per_frame, self.temporal = split_temporal(enhancer)
-        if self.temporal and window:
-            raise BadOption("a temporal stage needs the whole video: split jobs cannot run it")
         self.tracker = tracker
         self.vin = inp.streams.video[0]
         self.vin.thread_type = "AUTO"
@@ -226,16 +228,27 @@ class VideoRun:
         demux() ends with an empty packet per stream, which flushes the decoder's reordered frames. With a
         deinterlacer, decoded frames go through it first; a segment (``window``) then also decodes the
         frame before its start and the one at its end, so bwdif sees the same neighbours as in an unsplit
-        run and the segment's frames are the unsplit run's.
+        run and the segment's frames are the unsplit run's. With a temporal stage it decodes the frames
+        ``self.reach`` names around its own too (the stage's window, a recursive stage's warm-up).
         """
-        start, end = self.window or (None, None)
         deint = Deinterlacer(self.vin, *self.deinterlace) if self.deinterlace else None
         factor = self.pts_factor
-        state = _DecodeState(
-            self.options.frames,
-            None if start is None else start * factor,
-            None if end is None else end * factor,
-        )
+        if self.window:
+            # a segment: its own frames, those before them a temporal stage needs (from reach.first), and
+            # ``reach.trail`` after them, never at or past reach.stop (the job's end); the plan already
+            # cut a --frames preview, so no limit here
+            end, reach = self.window[1], self.reach
+            start = reach.first
+            state = _DecodeState(
+                None,
+                start * factor,
+                None if reach.stop is None else reach.stop * factor,
+                None if end is None else end * factor,
+                reach.trail,
+            )
+        else:
+            start = None
+            state = _DecodeState(self.options.frames, None, None)
         streams = [self.vin, *(self.side.input_streams if self.side else ())]
         try:
             if start:
@@ -259,9 +272,7 @@ class VideoRun:
                 if state.done:
                     continue
                 for frame in packet.decode():
-                    past_end = end is not None and frame.pts is not None and frame.pts >= end
-                    ready = deint.push(frame) if deint else ([] if past_end else [frame])
-                    if not self._take(ready, state) or past_end:
+                    if not self._take(deint.push(frame) if deint else [frame], state):
                         state.done = True
                         break
                 if state.done and self.window:
@@ -287,6 +298,10 @@ class VideoRun:
                 continue
             if state.end is not None and frame.pts is not None and frame.pts >= state.end:
                 return False
+            if state.own_end is not None and frame.pts is not None and frame.pts >= state.own_end:
+                if not state.trail:
+                    return False
+                state.trail -= 1  # one of the frames a segment reads past its own for a temporal stage
             if state.planes is None:  # the output was sized from the probed size: frames are scaled to it
                 state.planes = new_planes(
                     self.batch,
@@ -364,16 +379,32 @@ class VideoRun:
     def _filter_on(self, stage: EnhanceStage, ready: list) -> bool:
         """Run the temporal stage on each ready window and queue its frame for the encoder; False = stop."""
         for window, tag in ready:
+            own = self._own(tag.stamp)
+            warm_up = own is None and self.temporal.recursive
+            if not (own or warm_up):
+                continue  # a segment read this frame for its neighbours' windows only
             began = time.thread_time()
             if self.temporal.recursive:
                 out = self.temporal.filter_frame(window, tag.source, tag.scene_start, self.temporal_state)
             else:
                 out = self.temporal.process_window(window)
-            frames = stage.finish(out)
+            # a warm-up frame's output only warmed the history up: the previous segment writes it
+            frames = None if warm_up else stage.finish(out)
             self.busy["temporal"] = self.busy.get("temporal", 0.0) + time.thread_time() - began
+            if warm_up:
+                continue
             if not self._put(self.frames_out, (frames, [tag.stamp])):
                 return False
         return True
+
+    def _own(self, stamp) -> bool | None:
+        """True for a frame this run writes; None for one a segment read before its own, False after."""
+        if not self.window:
+            return True
+        start, end = (None if p is None else p * self.pts_factor for p in self.window)
+        if stamp is not None and stamp < start:
+            return None
+        return not (stamp is not None and end is not None and stamp >= end)
 
     def _pass_on(self, done) -> bool:
         """Wait for the oldest batch in flight and queue its frames for the encoder."""
@@ -424,6 +455,16 @@ class VideoRun:
             self.side.mux(packet)
 
 
+@dataclass(frozen=True)
+class SegmentReach:
+    """What a segment decodes: from pts ``first`` (at or before its own start) to its own end, then
+    ``trail`` frames more, never at or past pts ``stop`` (the job's end; None: the video's)."""
+
+    first: int
+    trail: int
+    stop: int | None
+
+
 @dataclass
 class _Tag:
     """What travels through the window stream with a frame: its timestamp, its source frame (planar
@@ -437,8 +478,11 @@ class _Tag:
 class _DecodeState:
     """The decode thread's running state: the batch being filled and where to stop."""
 
-    def __init__(self, limit: int | None, start: int | None, end: int | None):
+    def __init__(
+        self, limit: int | None, start: int | None, end: int | None, own_end: int | None = None, trail=0
+    ):
         self.limit, self.start, self.end = limit, start, end
+        self.own_end, self.trail = own_end, trail  # a segment's end, and how many frames to read past it
         self.reformatter = VideoReformatter()  # one per thread: it keeps its swscale context between frames
         self.planes = None
         self.stamps: list = []
@@ -467,17 +511,22 @@ def enhance_video(
     window: tuple[int, int | None] | None = None,
     window_frames: int | None = None,
     limits: DecodeLimits | None = None,
+    stop: int | None = None,
+    warmup: int = DEFAULT_WARMUP,
 ) -> RunResult:
     """Enhance the video at ``src`` into ``tmp_dst`` (a temporary path the caller renames).
 
     With ``window`` (start_pts, end_pts) only that piece is enhanced, video only: a segment of a split job.
-    ``limits`` bound the decoder (default: this process's).
+    With a temporal stage the segment also reads the frames it needs around its own (``segment_reach``),
+    up to ``stop`` (the job's end pts: a --frames preview's; None: the video's), a recursive stage
+    ``warmup`` frames before its start. ``limits`` bound the decoder (default: this process's).
     """
     total = frames_wanted(info, options)
     if window:  # a segment: its own frames (each of them twice with field deinterlacing)
         plan = decide(options.deinterlace, info.interlacing)
         total = window_frames * (2 if plan and plan[0] == "field" else 1) if window_frames else None
     tracker = ProgressTracker(total, progress)
+    reach = segment_reach(src, enhancer, window, stop, warmup, limits) if window else None
     with open_input(src, limits) as inp:
         try:
             out = av.open(str(tmp_dst), mode="w")
@@ -486,7 +535,7 @@ def enhance_video(
         except av.error.FFmpegError as exc:
             raise OutputError(f"cannot create the output: {exc.strerror or exc}") from exc
         try:
-            result = VideoRun(inp, out, enhancer, options, info, tracker, should_cancel, window).run()
+            result = VideoRun(inp, out, enhancer, options, info, tracker, should_cancel, window, reach).run()
         except BaseException:
             with contextlib.suppress(Exception):
                 out.close()
@@ -498,3 +547,15 @@ def enhance_video(
                 f"cannot finish writing the output: {getattr(exc, 'strerror', None) or exc}"
             ) from exc
         return result
+
+
+def segment_reach(
+    src, enhancer: Enhancer, window: tuple[int, int | None], stop: int | None, warmup: int, limits=None
+) -> SegmentReach:
+    """What a segment decodes so that a temporal stage sees in it what it sees in an unsplit run: the
+    frames ``overlap`` asks for before its start (found from packets) and after its end, up to ``stop``."""
+    lead, trail = overlap(split_temporal(enhancer)[1], warmup)
+    if not lead:
+        return SegmentReach(window[0], 0, stop)
+    with open_input(src, limits) as inp:
+        return SegmentReach(lead_in(inp, window[0], lead), trail, stop)
