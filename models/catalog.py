@@ -30,6 +30,8 @@ def describe(spec: ModelSpec) -> dict:
         "ready": ready,
         "fetch": None if ready else fetch_command(spec.name),
         "description": spec.description,
+        # temporal stages filter frame t from its neighbours (frames before, after) and end a chain
+        "window": list(spec.window) if spec.temporal else None,
         # default, description, type, minimum, maximum (+ choices): the page renders inputs from these
         "options": {key: option.describe() for key, option in spec.options.items()},
     }

@@ -129,3 +129,11 @@ def test_models_says_when_the_default_model_has_no_weights(monkeypatch, tmp_path
     app = create_app({"ENHANCE": {"data_dir": tmp_path, "weights_path": [SHARED_WEIGHTS]}})
     ready = app.test_cli_runner().invoke(args=["models"])
     assert ready.exit_code == 0 and "has no weights here" not in ready.output
+
+
+def test_catalog_marks_the_temporal_stages_with_their_window():
+    by_name = {entry["name"]: entry for entry in catalog()}
+    assert by_name["stabilize"]["task"] == by_name["temporalfix"]["task"] == "temporal"
+    assert by_name["stabilize"]["window"] == [1, 0] and by_name["temporalfix"]["window"] == [3, 3]
+    assert all("flicker" in by_name[name]["description"] for name in ("stabilize", "temporalfix"))
+    assert by_name["realesr-animevideov3"]["window"] is None

@@ -562,3 +562,21 @@ def test_page_says_when_the_default_model_has_no_weights(server, page):
     open_page(page, server.url + "/")  # with its weights there, the default is selected and nothing is said
     assert page.eval_on_selector("#model", "s => s.value") == default
     expect(notice).to_be_hidden()
+
+
+def test_a_temporal_stage_is_chosen_after_the_model(server, page, clip):
+    """The page offers the temporal stages GET /models lists as a second step: the job runs the chain."""
+    open_page(page, server.url + "/")
+    steady = page.locator("#steady option")
+    expect(steady.filter(has_text="stabilize")).to_have_count(1)
+    expect(steady.filter(has_text="temporalfix")).to_have_count(1)
+    page.set_input_files("#file", str(clip))
+    page.select_option("#model", "lut3d")
+    page.select_option("#steady", "stabilize")
+    page.click("button[type=submit]")
+    job_id = current_job_id(page)
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=60_000)
+    assert server.job(job_id)["model"] == "lut3d+stabilize"
+    page.select_option("#model", "stabilize")  # a temporal stage ends a chain: nothing can follow it
+    expect(page.locator("#steady")).to_be_disabled()
+    assert page.console.unexpected() == []

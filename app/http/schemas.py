@@ -157,6 +157,11 @@ class ModelInfo(BaseModel):
     options: dict[str, OptionInfo] = Field(
         default_factory=dict, description="Its options; each is a form field of POST /enhance"
     )
+    window: list[int] | None = Field(
+        None,
+        description="Temporal stages only: the frames before and after frame t it sees; it ends a chain "
+        "(e.g. realesr-animevideov3+stabilize)",
+    )
 
 
 class Problem(BaseModel):

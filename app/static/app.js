@@ -189,6 +189,7 @@ async function loadModels() {
     }
   }
   select.replaceChildren(...[ready, unavailable].filter((g) => g.children.length));
+  renderSteadyChoices();
   renderModelList();
   const usable = (name) => state.models.some((m) => m.name === name && !unavailableReason(m));
   const first = state.models.find((m) => !unavailableReason(m));
@@ -204,6 +205,29 @@ async function loadModels() {
   );
   if (!first) showText("form-error", "No model is ready on this server: see `flask models` there.");
   modelChanged();
+}
+
+// The temporal stages (GET /models task "temporal"), offered as a second step after the chosen model: the
+// job's model becomes the chain "<model>+<stage>".
+function renderSteadyChoices() {
+  const steady = $("steady");
+  const previous = steady.value;
+  const stages = state.models.filter((m) => m.task === "temporal");
+  const options = stages.map((stage) => {
+    const reason = unavailableReason(stage);
+    const option = el("option", { value: stage.name }, `${stage.name}: ${stage.description}${reason ? ` (${reason})` : ""}`);
+    option.disabled = Boolean(reason);
+    return option;
+  });
+  steady.replaceChildren(el("option", { value: "" }, "Off: each frame on its own"), ...options);
+  steady.value = stages.some((s) => s.name === previous && !unavailableReason(s)) ? previous : "";
+}
+
+// The model field as sent: the chosen model, then the temporal stage when one is chosen.
+function chosenModel() {
+  const model = $("model").value;
+  const stage = $("steady").disabled ? "" : $("steady").value;
+  return model && stage ? `${model}+${stage}` : model;
 }
 
 // Every model with its one-line description, so the choice is made knowing what each does; a usable one
@@ -234,6 +258,8 @@ function modelChanged() {
     item.classList.toggle("selected", Boolean(model) && item.dataset.model === model.name);
   }
   renderModelOptions(model);
+  // a temporal stage is the last link of a chain: none can follow one
+  $("steady").disabled = !model || model.task === "temporal";
   if (!model) {
     info.textContent = "";
     return;
@@ -349,6 +375,7 @@ async function submit(preview) {
     if (!field.name || field.type === "file" || field.disabled || field.value === "") continue;
     data.append(field.name, field.value);
   }
+  if (data.has("model")) data.set("model", chosenModel());
   if (preview) data.append("frames", String(PREVIEW_FRAMES));
   setBusy(true);
   showUploading(file);
