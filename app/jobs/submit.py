@@ -35,6 +35,15 @@ class UnknownJob(EnhanceError):
     user_error = True
 
 
+class InvalidUpload(EnhanceError):
+    """The request carried no usable file."""
+
+    title = "No file"
+    slug = "no-file"
+    http_status = 400
+    user_error = True
+
+
 class QueueFull(EnhanceError):
     """The server has ENHANCE_MAX_QUEUED jobs waiting."""
 
@@ -197,15 +206,6 @@ class Jobs:
         self.store.delete(job_id)
         log.info("job deleted", extra={"job_id": job_id})
         return "deleted"
-
-
-class InvalidUpload(EnhanceError):
-    """The request carried no usable file."""
-
-    title = "No file"
-    slug = "no-file"
-    http_status = 400
-    user_error = True
 
 
 def _check_weights(model: str) -> None:
