@@ -30,7 +30,7 @@ NAME = "stabilize"
 #: i.e. ~1.7x less flicker), remembers ~3 frames (like TemporalFix's +-3 window), and even where the mask
 #: is wrong at most half of a pixel comes from the past, fading to an eighth within three frames
 DEFAULT_STRENGTH = 0.5
-#: source agreement: mean grey difference (0-255, after a 3x3 box blur that averages noise down) below
+#: source agreement: absolute difference, averaged over the three channels and a 3x3 box (0-255), below
 #: which the warped previous source counts as the same content, and above which it counts as new
 AGREE_FULL, AGREE_NONE = 6.0, 18.0
 #: forward-backward consistency (Sundaram et al. 2010): |f_fw(p + f_bw) + f_bw|^2 within
@@ -45,15 +45,17 @@ WARP = cv2.INTER_LINEAR
 
 @dataclass
 class StabilizeState:
-    """One video's history: the previous source frame (grey, uint8) and the previous stabilized output."""
+    """One video's history: the previous source frame (grey uint8 for the flow, and colour) and the
+    previous stabilized output."""
 
     flow: cv2.DISOpticalFlow
     source: np.ndarray | None = None
+    colour: np.ndarray | None = None
     output: torch.Tensor | None = None
 
     def reset(self) -> None:
         """Forget the history (a new scene starts)."""
-        self.source = self.output = None
+        self.source = self.colour = self.output = None
 
 
 def new_state() -> StabilizeState:
@@ -61,13 +63,14 @@ def new_state() -> StabilizeState:
     return StabilizeState(cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST))
 
 
-def to_grey(planes: np.ndarray) -> np.ndarray:
-    """Planar RGB integers (3, h, w), 8 or 16 bit -> grey uint8 (h, w) for the flow."""
-    rgb = planes.astype(np.float32)
+def to_grey(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Planar RGB integers (3, h, w), 8 or 16 bit -> (grey uint8 (h, w) for the flow, RGB float32 (h, w, 3)
+    on the 0-255 scale for source agreement)."""
+    rgb = planes.transpose(1, 2, 0).astype(np.float32)
     if planes.dtype == np.uint16:
         rgb /= 257.0
-    grey = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
-    return np.clip(grey + 0.5, 0, 255).astype(np.uint8)
+    grey = rgb @ np.float32([0.299, 0.587, 0.114])
+    return np.clip(grey + 0.5, 0, 255).astype(np.uint8), rgb
 
 
 def _remap(image: np.ndarray, flow: np.ndarray, base: np.ndarray) -> np.ndarray:
@@ -85,9 +88,10 @@ def pixel_grid(h: int, w: int) -> np.ndarray:
     return grid
 
 
-def reliability(flow: cv2.DISOpticalFlow, previous: np.ndarray, current: np.ndarray):
-    """(backward flow (h, w, 2): where each pixel of ``current`` was in ``previous``, reliability (h, w)
-    in 0..1) at the source's resolution."""
+def reliability(flow: cv2.DISOpticalFlow, previous, current):
+    """(backward flow (h, w, 2): where each pixel of the ``current`` source frame was in the ``previous``
+    one, reliability (h, w) in 0..1) at the source's resolution; each frame is ``to_grey``'s pair."""
+    (previous, previous_rgb), (current, current_rgb) = previous, current
     h, w = current.shape
     backward = flow.calc(current, previous, None)  # current p <-> previous p + backward(p)
     forward = flow.calc(previous, current, None)
@@ -97,9 +101,10 @@ def reliability(flow: cv2.DISOpticalFlow, previous: np.ndarray, current: np.ndar
     error = ((there + backward) ** 2).sum(axis=2)
     bound = FB_RELATIVE * ((there**2).sum(axis=2) + (backward**2).sum(axis=2)) + FB_ABSOLUTE
     consistent = np.clip(2.0 - error / bound, 0.0, 1.0)
-    # source agreement: the previous source, moved along the flow, shows what the current one shows
-    warped = _remap(previous.astype(np.float32), backward, base)
-    difference = cv2.blur(np.abs(warped - current.astype(np.float32)), (3, 3))
+    # source agreement: the previous source, moved along the flow, shows what the current one shows. In
+    # colour: a red object moving over a background of the same grey is new content all the same
+    warped = _remap(previous_rgb, backward, base)
+    difference = cv2.blur(np.abs(warped - current_rgb).mean(axis=2), (3, 3))
     agree = np.clip((AGREE_NONE - difference) / (AGREE_NONE - AGREE_FULL), 0.0, 1.0)
     # content that came from outside the frame has no past
     target = base + backward
@@ -112,7 +117,7 @@ def reliability(flow: cv2.DISOpticalFlow, previous: np.ndarray, current: np.ndar
 
 def stabilize_frame(current: torch.Tensor, source: np.ndarray, scene_start: bool, state, strength: float):
     """Frame t (1, 3, H, W) in [0, 1], stabilized against the history in ``state`` (then updated)."""
-    grey = to_grey(source)
+    grey, colour = to_grey(source)
     if scene_start or state.source is None or state.source.shape != grey.shape:
         state.reset()
     if strength <= 0:
@@ -120,9 +125,9 @@ def stabilize_frame(current: torch.Tensor, source: np.ndarray, scene_start: bool
     if state.output is None:
         out = current
     else:
-        backward, mask = reliability(state.flow, state.source, grey)
+        backward, mask = reliability(state.flow, (state.source, state.colour), (grey, colour))
         out = _blend(current, state, backward, mask, strength)
-    state.source, state.output = grey, out
+    state.source, state.colour, state.output = grey, colour, out
     return out
 
 
