@@ -197,6 +197,33 @@ def test_strength_zero_is_the_per_frame_output_exactly(tmp_path, still):
     assert np.array_equal(off, plain)
 
 
+def test_the_pipeline_runs_stabilize_off_the_calling_thread_with_one_torch_thread(tmp_path, monkeypatch):
+    """A team of torch threads spun on the cores the enhance workers fill (docs/BENCHMARKS.md)."""
+    import threading
+
+    from models.stabilize import StabilizeEnhancer
+
+    seen = []
+    original = StabilizeEnhancer.filter_frame
+
+    def spy(self, *args):
+        seen.append((threading.current_thread(), torch.get_num_threads()))
+        return original(self, *args)
+
+    monkeypatch.setattr(StabilizeEnhancer, "filter_frame", spy)
+    _noisy_still(tmp_path / "in.mkv")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # a team of two, as on the 2-core machine, whatever this one has
+    try:
+        _run(tmp_path, tmp_path / "in.mkv")
+        assert torch.get_num_threads() == 2  # the calling thread's team is left as it was
+    finally:
+        torch.set_num_threads(before)
+    assert len(seen) == N
+    assert threading.current_thread() not in {thread for thread, _ in seen}
+    assert {threads for _, threads in seen} == {1}
+
+
 def test_registry_and_models_endpoint_list_stabilize(tmp_path):
     from app import create_app
 
