@@ -351,7 +351,8 @@ class VideoRun:
         from a team of threads; run here, with the process's default team, each of its frame-sized torch
         operations (windows, resize, conversion to integers) woke a second OpenMP thread on a core the enhance
         workers already fill, and libgomp's spinning made the stage cost several times its own CPU time
-        (docs/BENCHMARKS.md, "stabilize cost"). The stages that keep a window only stay in this thread.
+        (docs/BENCHMARKS.md, "stabilize cost and quality"). Windowed stages (``temporalfix``) still run
+        here: whether they gain the same has not been measured.
         """
         if not self.temporal.recursive:
             yield lambda fn, *args: fn(*args)
