@@ -25,27 +25,32 @@ from .declarations.stabilize import DEFAULT_STRENGTH, NAME  # noqa: F401
 from .specs import ModelSpec
 from .temporal import TemporalEnhancer
 
-#: source agreement: mean grey difference (0-255, after a 3x3 box blur that averages noise down) below
+#: source agreement: absolute difference, averaged over the three channels and a 3x3 box (0-255), below
 #: which the warped previous source counts as the same content, and above which it counts as new
 AGREE_FULL, AGREE_NONE = 6.0, 18.0
 #: forward-backward consistency (Sundaram et al. 2010): |f_fw(p + f_bw) + f_bw|^2 within
 #: FB_RELATIVE * (|f_fw|^2 + |f_bw|^2) + FB_ABSOLUTE source pixels^2 is consistent; twice that is not
 FB_RELATIVE, FB_ABSOLUTE = 0.01, 0.5
-#: how the previous output is resampled (OpenCV, on the CPU)
-WARP = cv2.INTER_CUBIC
+#: how the previous output is resampled. Bilinear, not bicubic: at the default strength the history's
+#: share halves every frame, so the softening of repeated resampling fades as fast as it builds up (measured
+#: on the anime clip of docs/BENCHMARKS.md: same warping error and PSNR against the per-frame output as
+#: bicubic), and it costs half as much (the warp is most of the stage's time)
+WARP = cv2.INTER_LINEAR
 
 
 @dataclass
 class StabilizeState:
-    """One video's history: the previous source frame (grey, uint8) and the previous stabilized output."""
+    """One video's history: the previous source frame (grey uint8 for the flow, and colour) and the
+    previous stabilized output."""
 
     flow: cv2.DISOpticalFlow
     source: np.ndarray | None = None
+    colour: np.ndarray | None = None
     output: torch.Tensor | None = None
 
     def reset(self) -> None:
         """Forget the history (a new scene starts)."""
-        self.source = self.output = None
+        self.source = self.colour = self.output = None
 
 
 def new_state() -> StabilizeState:
@@ -53,13 +58,14 @@ def new_state() -> StabilizeState:
     return StabilizeState(cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST))
 
 
-def to_grey(planes: np.ndarray) -> np.ndarray:
-    """Planar RGB integers (3, h, w), 8 or 16 bit -> grey uint8 (h, w) for the flow."""
-    rgb = planes.astype(np.float32)
+def to_grey(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Planar RGB integers (3, h, w), 8 or 16 bit -> (grey uint8 (h, w) for the flow, RGB float32 (h, w, 3)
+    on the 0-255 scale for source agreement)."""
+    rgb = planes.transpose(1, 2, 0).astype(np.float32)
     if planes.dtype == np.uint16:
         rgb /= 257.0
-    grey = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
-    return np.clip(grey + 0.5, 0, 255).astype(np.uint8)
+    grey = rgb @ np.float32([0.299, 0.587, 0.114])
+    return np.clip(grey + 0.5, 0, 255).astype(np.uint8), rgb
 
 
 def _remap(image: np.ndarray, flow: np.ndarray, base: np.ndarray) -> np.ndarray:
@@ -77,9 +83,10 @@ def pixel_grid(h: int, w: int) -> np.ndarray:
     return grid
 
 
-def reliability(flow: cv2.DISOpticalFlow, previous: np.ndarray, current: np.ndarray):
-    """(backward flow (h, w, 2): where each pixel of ``current`` was in ``previous``, reliability (h, w)
-    in 0..1) at the source's resolution."""
+def reliability(flow: cv2.DISOpticalFlow, previous, current):
+    """(backward flow (h, w, 2): where each pixel of the ``current`` source frame was in the ``previous``
+    one, reliability (h, w) in 0..1) at the source's resolution; each frame is ``to_grey``'s pair."""
+    (previous, previous_rgb), (current, current_rgb) = previous, current
     h, w = current.shape
     backward = flow.calc(current, previous, None)  # current p <-> previous p + backward(p)
     forward = flow.calc(previous, current, None)
@@ -89,9 +96,10 @@ def reliability(flow: cv2.DISOpticalFlow, previous: np.ndarray, current: np.ndar
     error = ((there + backward) ** 2).sum(axis=2)
     bound = FB_RELATIVE * ((there**2).sum(axis=2) + (backward**2).sum(axis=2)) + FB_ABSOLUTE
     consistent = np.clip(2.0 - error / bound, 0.0, 1.0)
-    # source agreement: the previous source, moved along the flow, shows what the current one shows
-    warped = _remap(previous.astype(np.float32), backward, base)
-    difference = cv2.blur(np.abs(warped - current.astype(np.float32)), (3, 3))
+    # source agreement: the previous source, moved along the flow, shows what the current one shows. In
+    # colour: a red object moving over a background of the same grey is new content all the same
+    warped = _remap(previous_rgb, backward, base)
+    difference = cv2.blur(np.abs(warped - current_rgb).mean(axis=2), (3, 3))
     agree = np.clip((AGREE_NONE - difference) / (AGREE_NONE - AGREE_FULL), 0.0, 1.0)
     # content that came from outside the frame has no past
     target = base + backward
@@ -104,7 +112,7 @@ def reliability(flow: cv2.DISOpticalFlow, previous: np.ndarray, current: np.ndar
 
 def stabilize_frame(current: torch.Tensor, source: np.ndarray, scene_start: bool, state, strength: float):
     """Frame t (1, 3, H, W) in [0, 1], stabilized against the history in ``state`` (then updated)."""
-    grey = to_grey(source)
+    grey, colour = to_grey(source)
     if scene_start or state.source is None or state.source.shape != grey.shape:
         state.reset()
     if strength <= 0:
@@ -112,9 +120,9 @@ def stabilize_frame(current: torch.Tensor, source: np.ndarray, scene_start: bool
     if state.output is None:
         out = current
     else:
-        backward, mask = reliability(state.flow, state.source, grey)
+        backward, mask = reliability(state.flow, (state.source, state.colour), (grey, colour))
         out = _blend(current, state, backward, mask, strength)
-    state.source, state.output = grey, out
+    state.source, state.colour, state.output = grey, colour, out
     return out
 
 
@@ -132,14 +140,16 @@ def _blend(current: torch.Tensor, state, backward: np.ndarray, mask: np.ndarray,
     flow += pixel_grid(big_h, big_w)
     weight = cv2.resize(mask, (big_w, big_h), interpolation=cv2.INTER_LINEAR)
     weight *= strength
-    previous = state.output[0].float().numpy()
-    warped = torch.empty((3, big_h, big_w), dtype=torch.float32)
-    for plane, out in zip(previous, warped.numpy(), strict=True):
-        # bicubic: the history is resampled every frame, bilinear would soften it a little more each time
+    # numpy and OpenCV only: no torch operator here, so no OpenMP team to wake (and spin) for each one
+    previous = np.ascontiguousarray(state.output[0].float().numpy())
+    now = current[0].float().numpy()
+    blended = np.empty(now.shape, np.float32)  # C order whatever the layout of the frame
+    for plane, cur, out in zip(previous, now, blended, strict=True):
         cv2.remap(plane, flow, None, WARP, dst=out, borderMode=cv2.BORDER_REPLICATE)
-    warped.clamp_(0, 1)  # bicubic overshoots at edges
-    blended = torch.lerp(current[0].float(), warped, torch.from_numpy(weight))
-    return blended.unsqueeze(0).to(current.dtype)
+        out -= cur  # out = cur + weight * (warped - cur), in place
+        out *= weight
+        out += cur
+    return torch.from_numpy(blended).unsqueeze(0).to(current.dtype)
 
 
 def _blend_on_device(current: torch.Tensor, state, backward: np.ndarray, mask: np.ndarray, strength: float):
@@ -154,10 +164,10 @@ def _blend_on_device(current: torch.Tensor, state, backward: np.ndarray, mask: n
     # pixels -> grid_sample's [-1, 1] (align_corners=True: -1 and 1 are the edge pixels' centres)
     scale = torch.tensor([2.0 / max(big_w - 1, 1), 2.0 / max(big_h - 1, 1)], device=device)
     warped = F.grid_sample(
-        state.output.float(), where * scale - 1, mode="bicubic", padding_mode="border", align_corners=True
+        state.output.float(), where * scale - 1, mode="bilinear", padding_mode="border", align_corners=True
     )
     weight = big[:, 2:3] * strength
-    return torch.lerp(current.float(), warped.clamp(0, 1), weight).to(current.dtype)
+    return torch.lerp(current.float(), warped, weight).to(current.dtype)
 
 
 class StabilizeEnhancer(TemporalEnhancer):

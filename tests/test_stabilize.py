@@ -111,6 +111,35 @@ def test_a_pan_is_followed_not_smeared(tmp_path, step):
     assert min(_psnr(a, b) for a, b in zip(unaligned, plain[1:], strict=True)) < 30
 
 
+SQUARE, SPEED = 16, 3  # a flat square of 16x16 pixels crossing the picture 3 pixels a frame
+
+
+def _square_over_flicker(path) -> np.ndarray:
+    """A still, noisy (flickering) background with a flat, noise-free square moving across it."""
+    frames = []
+    for i in range(N):
+        frame = _texture(1, W, H) + np.random.default_rng(100 + i).integers(-12, 13, (H, W, 3))
+        x = 8 + SPEED * i
+        frame[16 : 16 + SQUARE, x : x + SQUARE] = (240, 20, 20)
+        frames.append(frame)
+    return _write(path, frames)
+
+
+def test_a_moving_edge_stays_sharp_while_the_background_flicker_goes_down(tmp_path):
+    _square_over_flicker(tmp_path / "sq.mkv")
+    plain, _ = _run(tmp_path, tmp_path / "sq.mkv", model="bicubic", name="plain.mkv")
+    steady, _ = _run(tmp_path, tmp_path / "sq.mkv", name="steady.mkv")
+    # output (x2) rows and columns of the square in frame i, and of the background it never touches
+    rows = slice(2 * 16, 2 * (16 + SQUARE))
+    below = slice(2 * (16 + SQUARE) + 8, 2 * H)
+    assert _flicker(steady[:, below]) < 0.8 * _flicker(plain[:, below])
+    for i in range(1, N):
+        cols = slice(2 * (8 + SPEED * i), 2 * (8 + SPEED * i + SQUARE))
+        # the square, its moving edges included, is the per-frame output's: nothing of the background
+        # it covered a frame ago, nor of where it was, is blended in
+        assert _psnr(steady[i, rows, cols], plain[i, rows, cols]) >= 38, i
+
+
 def test_first_frame_after_a_cut_is_the_per_frame_output(tmp_path):
     _noisy_still(tmp_path / "cut.mkv", cut_at=6)
     plain, _ = _run(tmp_path, tmp_path / "cut.mkv", model="bicubic", name="plain.mkv")
@@ -129,11 +158,70 @@ def test_a_scene_start_resets_the_history():
     assert stabilize_frame(current * 0.5, source, False, state, 0.5).mean() > 0.55  # unreset: blended
 
 
+def test_a_cut_the_detector_misses_leaks_nothing_either():
+    """Unit level, the history not reset: source agreement alone must keep the new picture's frame."""
+    old, new = (_texture(seed, W, H).transpose(2, 0, 1).astype(np.uint8) for seed in (1, 2))
+    frame = {
+        seed: torch.from_numpy(cv2.resize(_texture(seed, W, H).astype(np.float32) / 255, (2 * W, 2 * H)))
+        .permute(2, 0, 1)
+        .unsqueeze(0)
+        for seed in (1, 2)
+    }
+    state = new_state()
+    for start in (True, False, False):
+        stabilize_frame(frame[1], old, start, state, 1.0)
+    out = stabilize_frame(frame[2], new, False, state, 1.0)
+    as_bytes = [(f[0].permute(1, 2, 0).numpy() * 255).round() for f in (out, frame[2])]
+    assert _psnr(*as_bytes) >= 35
+
+
+def test_the_frame_layout_does_not_matter():
+    """A channels-last frame (as some networks return) is blended exactly like a contiguous one."""
+    rng = np.random.default_rng(5)
+    source = rng.integers(0, 256, (3, 24, 32)).astype(np.uint8)
+    frames = [torch.from_numpy(rng.random((1, 3, 48, 64), dtype=np.float32)) for _ in range(2)]
+    results = []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        state = new_state()
+        for i, frame in enumerate(frames):
+            out = stabilize_frame(frame.to(memory_format=layout), source, i == 0, state, 0.5)
+        results.append(out)
+    assert not torch.equal(results[0], frames[1])  # it did blend
+    assert torch.equal(*results)
+
+
 def test_strength_zero_is_the_per_frame_output_exactly(tmp_path, still):
     _noisy_still(tmp_path / "in.mkv")
     _source, plain, _, _, _ = still
     off, _ = _run(tmp_path, tmp_path / "in.mkv", **{"stabilize.strength": 0})
     assert np.array_equal(off, plain)
+
+
+def test_the_pipeline_runs_stabilize_off_the_calling_thread_with_one_torch_thread(tmp_path, monkeypatch):
+    """A team of torch threads spun on the cores the enhance workers fill (docs/BENCHMARKS.md)."""
+    import threading
+
+    from models.stabilize import StabilizeEnhancer
+
+    seen = []
+    original = StabilizeEnhancer.filter_frame
+
+    def spy(self, *args):
+        seen.append((threading.current_thread(), torch.get_num_threads()))
+        return original(self, *args)
+
+    monkeypatch.setattr(StabilizeEnhancer, "filter_frame", spy)
+    _noisy_still(tmp_path / "in.mkv")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # a team of two, as on the 2-core machine, whatever this one has
+    try:
+        _run(tmp_path, tmp_path / "in.mkv")
+        assert torch.get_num_threads() == 2  # the calling thread's team is left as it was
+    finally:
+        torch.set_num_threads(before)
+    assert len(seen) == N
+    assert threading.current_thread() not in {thread for thread, _ in seen}
+    assert {threads for _, threads in seen} == {1}
 
 
 def test_registry_and_models_endpoint_list_stabilize(tmp_path):

@@ -8,7 +8,8 @@ At most before + 1 + after frames are held, however long the video is. A recursi
 also gets each frame's source frame and whether it starts a scene, and restarts its history there.
 
 Scene cuts are found on the source frames (before any link ran): a cut is where the mean absolute
-difference between consecutive frames' 32x18 grey thumbnails, on a 0-1 scale, is above CUT_THRESHOLD.
+difference between consecutive frames' 32x18 grey thumbnails (area averages of the channels' mean), on a
+0-1 scale, is above CUT_THRESHOLD.
 
 A segment of a split job (app/jobs/segmented.py) gives the unsplit run's frames: it also reads the frames
 ``overlap`` names before and after its own, runs them through the chain and the stage, and writes only its
@@ -24,9 +25,9 @@ from __future__ import annotations
 
 from collections import deque
 
+import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from models.temporalfix import scene_window
 
@@ -57,17 +58,19 @@ class CutDetector:
 
     def __init__(self, threshold: float = CUT_THRESHOLD):
         self.threshold = threshold
-        self.previous: torch.Tensor | None = None
+        self.previous: np.ndarray | None = None
 
     def push(self, planes: np.ndarray) -> list[bool]:
         """For a batch of planar RGB integer frames (N, 3, H, W): True where a frame starts a scene."""
         peak = 65535.0 if planes.dtype == np.uint16 else 255.0
-        frames = torch.from_numpy(planes.astype(np.float32, copy=False)) / peak
-        thumbs = F.adaptive_avg_pool2d(frames.mean(dim=1, keepdim=True), (THUMB[1], THUMB[0]))
         cuts = []
-        for thumb in thumbs:
+        for frame in planes:
+            # numpy and OpenCV, not torch: this runs in the pipeline's calling thread, whose torch operators
+            # would wake an OpenMP team that spins on the cores the enhance workers fill (compute.py)
+            grey = frame.mean(axis=0, dtype=np.float32) / peak
+            thumb = cv2.resize(grey, THUMB, interpolation=cv2.INTER_AREA)
             previous, self.previous = self.previous, thumb
-            cuts.append(previous is None or (thumb - previous).abs().mean().item() > self.threshold)
+            cuts.append(previous is None or float(np.abs(thumb - previous).mean()) > self.threshold)
         return cuts
 
 

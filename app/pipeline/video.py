@@ -18,6 +18,7 @@ import queue
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -28,7 +29,7 @@ from models.base import Enhancer
 from models.chain import split_temporal
 from models.errors import BadOption, Canceled, InvalidVideo, OutputError
 
-from .compute import EnhanceStage, PendingFrames, stage_layout
+from .compute import EnhanceStage, PendingFrames, pin_single_thread, stage_layout
 from .encoders import CODEC_IDS, CODECS, CodecChoice, chroma_of, encoder_options, frame_size, pick_encoder
 from .frames import frame_to_planes, new_planes
 from .interlace import Deinterlacer, decide
@@ -331,8 +332,9 @@ class VideoRun:
             self._put(self.frames_out, _END)
 
     def _enhance_temporal(self, stage: EnhanceStage) -> None:
-        """The per-frame links in the workers (``workers`` batches in flight), then, in order and in this
-        thread, the temporal stage on each frame's window (app/pipeline/temporal.py: bounded, cut-aware)."""
+        """The per-frame links in the workers (``workers`` batches in flight), then, in order, the temporal
+        stage on each frame's window (app/pipeline/temporal.py: bounded, cut-aware): a windowed stage in
+        this thread, a recursive one in a thread of its own (``_serial``)."""
         stream = WindowStream(self.temporal.window_before, self.temporal.window_after)
         self.window_stream = stream  # tests read its high-water mark
         self.temporal_state = self.temporal.new_state()  # a recursive stage's history, this video's only
@@ -344,9 +346,32 @@ class VideoRun:
             sources = [p.copy() for p in pixels] if self.temporal.recursive else [None] * len(stamps)
             return future, stamps, cuts.push(pixels), sources
 
-        if self._pump(stage.workers, submit, lambda done: self._windows_on(stage, stream, done)):
-            if self._filter_on(stage, stream.finish()):
-                self._put(self.frames_out, _END)
+        with self._serial() as run:
+            if self._pump(stage.workers, submit, lambda done: run(self._windows_on, stage, stream, done)):
+                if run(self._filter_on, stage, stream.finish()):
+                    self._put(self.frames_out, _END)
+
+    @contextlib.contextmanager
+    def _serial(self):
+        """Yields ``run(fn, *args)``: fn's result, computed in this thread, or for a recursive stage in one
+        thread of its own with ONE torch intra-op thread (compute.py's pinning), while this one waits.
+
+        A recursive stage is serial by nature (each frame needs the previous output), so it gains nothing
+        from a team of threads; run here, with the process's default team, each of its frame-sized torch
+        operations (windows, resize, conversion to integers) woke a second OpenMP thread on a core the enhance
+        workers already fill, and libgomp's spinning made the stage cost several times its own CPU time
+        (docs/BENCHMARKS.md, "stabilize cost and quality"). Windowed stages (``temporalfix``) still run
+        here: whether they gain the same has not been measured.
+        """
+        if not self.temporal.recursive:
+            yield lambda fn, *args: fn(*args)
+            return
+        pool = ThreadPoolExecutor(1, thread_name_prefix="temporal")
+        pin_single_thread(pool, 1)
+        try:
+            yield lambda fn, *args: pool.submit(fn, *args).result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _pump(self, workers: int, submit, deliver) -> bool:
         """Read batches and ``submit(pixels, stamps)`` each; ``deliver`` the oldest once ``workers`` are in
