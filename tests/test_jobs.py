@@ -208,8 +208,11 @@ def test_workers_refuse_to_start_on_a_missing_cuda_device(tmp_path):
 
     env = {"ENHANCE_DEVICE": "cuda", "ENHANCE_DATA_DIR": str(tmp_path / "data")}
     worker = flask("worker", env=env)  # exits at once instead of waiting for jobs
-    assert worker.returncode != 0
-    assert "ENHANCE_DEVICE=cuda" in worker.stderr and "CUDA is not available" in worker.stderr
+    assert worker.returncode == 2
+    assert worker.stderr.strip().splitlines() == [
+        "error: ENHANCE_DEVICE=cuda: device cuda was asked for, but CUDA is not available on this machine "
+        "(torch sees no GPU)"
+    ]
     settings = Settings().with_overrides({"data_dir": tmp_path, "device": "cuda", "workers": 1})
     with pytest.raises(ConfigError, match="ENHANCE_DEVICE=cuda: .*CUDA is not available"):
         prepare_worker(settings)  # what every worker process (local or Celery) runs first

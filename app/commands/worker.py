@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import click
@@ -9,6 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from app import webhooks
+from app.config import ConfigError
 from app.jobs.runner import prepare_worker
 
 
@@ -19,10 +21,14 @@ def worker_command(concurrency: int | None) -> None:
     """Run jobs from the queue until interrupted."""
     service = current_app.extensions["enhance"].get()
     count = concurrency if concurrency is not None else max(1, service.settings.workers)
-    if service.settings.queue == "celery":
-        service.queue.run_worker(count, service)
-        return
-    prepare_worker(service.settings)  # a worker whose device is missing must not start
+    try:
+        if service.settings.queue == "celery":
+            service.queue.run_worker(count, service)
+            return
+        prepare_worker(service.settings)  # a worker whose device is missing must not start
+    except ConfigError as exc:  # e.g. ENHANCE_DEVICE=cuda without a GPU: one line naming the variable
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     if service.settings.webhook_secret:
         webhooks.dispatcher().start_sweeper(service.store)  # retries webhooks a dead process left unsent
     queue = service.queue
