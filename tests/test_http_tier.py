@@ -4,9 +4,12 @@ upload's probe runs in a child process whose crash or hang is one 422, not a dea
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -65,9 +68,18 @@ def _nothing_kept(tmp_path) -> bool:
     return not any(p.is_file() for p in uploads.rglob("*"))
 
 
+def _segfaulting_probe(request, conn):
+    """A stand-in for the probe that crashes as FFmpeg would on a hostile file."""
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def _hanging_probe(request, conn):
+    """A stand-in for the probe that never answers."""
+    time.sleep(600)
+
+
 def test_a_probe_that_crashes_is_a_422_and_the_server_goes_on(client, tmp_path, clip, monkeypatch):
-    crash = "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"
-    monkeypatch.setattr(inspection, "CHILD_COMMAND", (sys.executable, "-c", crash))
+    monkeypatch.setattr(inspection, "CHILD_TARGET", _segfaulting_probe)
     with open(clip, "rb") as f:
         r = client.post("/enhance", data={"model": "bicubic", "file": (f, "hostile.mp4")})
     assert r.status_code == 422, r.get_json()
@@ -79,7 +91,7 @@ def test_a_probe_that_crashes_is_a_422_and_the_server_goes_on(client, tmp_path, 
 
 
 def test_a_probe_that_hangs_is_refused(client, tmp_path, clip, monkeypatch):
-    monkeypatch.setattr(inspection, "CHILD_COMMAND", (sys.executable, "-c", "import time; time.sleep(600)"))
+    monkeypatch.setattr(inspection, "CHILD_TARGET", _hanging_probe)
     monkeypatch.setattr(inspection, "TIMEOUT_SECONDS", 0.5)
     with open(clip, "rb") as f:
         r = client.post("/enhance", data={"model": "bicubic", "file": (f, "slow.mp4")})
