@@ -116,7 +116,6 @@ def chart(summary: list[dict], path: Path, title: str) -> None:
 
     matplotlib.use("Agg")  # files only: no display, same pixels everywhere
     import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     points = [
@@ -157,8 +156,16 @@ def chart(summary: list[dict], path: Path, title: str) -> None:
     ax.set_ylabel("PSNR (dB), mean over images")
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    model_keys = [Line2D([], [], color=colours[m], marker="o", linestyle="", label=m) for m in models]
-    deg_keys = [Line2D([], [], color="grey", marker=markers[d], linestyle="", label=d) for d in degs]
+    save_with_legends(fig, ax, colours, markers, path)
+
+
+def save_with_legends(fig, ax, colours: dict, markers: dict, path: Path) -> None:
+    """Two legends beside the chart (colour = model, marker = degradation), then write and close it."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    model_keys = [Line2D([], [], color=c, marker="o", linestyle="", label=m) for m, c in colours.items()]
+    deg_keys = [Line2D([], [], color="grey", marker=k, linestyle="", label=d) for d, k in markers.items()]
     first = ax.legend(
         handles=model_keys, title="model", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8
     )
@@ -171,16 +178,25 @@ def chart(summary: list[dict], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def write_report(evaluation: Evaluation, out: Path, settings: dict) -> list[Path]:
-    """Write the four files into ``out`` (created if needed); returns their paths."""
+def write_files(evaluation: Evaluation, out: Path, markdown_text: str, draw) -> list[Path]:
+    """The four output files in ``out`` (created if needed): rows and skips as JSON, the Markdown report,
+    and the chart ``draw(path)`` makes; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
     rows = [{k: _finite(v) for k, v in r.items()} for r in evaluation.rows]
     paths = [out / RESULTS_JSON, out / SKIPPED_JSON, out / RESULTS_MD, out / SUMMARY_PNG]
     paths[0].write_text(json.dumps(rows, indent=1, allow_nan=False) + "\n")
-    skipped = [s.to_dict() for s in evaluation.skipped]
-    paths[1].write_text(json.dumps(skipped, indent=1) + "\n")
-    paths[2].write_text(markdown(evaluation, settings))
-    chart(
-        summarise(evaluation.rows), paths[3], f"Quality vs time ({evaluation.device}, {evaluation.precision})"
-    )
+    paths[1].write_text(json.dumps([s.to_dict() for s in evaluation.skipped], indent=1) + "\n")
+    paths[2].write_text(markdown_text)
+    draw(paths[3])
     return paths
+
+
+def write_report(evaluation: Evaluation, out: Path, settings: dict) -> list[Path]:
+    """Write the four files into ``out`` (created if needed); returns their paths."""
+    title = f"Quality vs time ({evaluation.device}, {evaluation.precision})"
+    return write_files(
+        evaluation,
+        out,
+        markdown(evaluation, settings),
+        lambda path: chart(summarise(evaluation.rows), path, title),
+    )

@@ -6,12 +6,11 @@ sharpness (PSNR) against steadiness (warping error), so neither is judged alone.
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from pathlib import Path
 
-from .report import RESULTS_JSON, RESULTS_MD, SKIPPED_JSON, SUMMARY_PNG, _finite, skipped_list
+from .report import save_with_legends, skipped_list, write_files
 from .runner import Evaluation
 from .video_degrade import VIDEO_DEGRADATIONS
 from .video_runner import ORIGINAL
@@ -103,7 +102,6 @@ def video_chart(summary: list[dict], path: Path, title: str) -> None:
 
     matplotlib.use("Agg")  # files only: no display, same pixels everywhere
     import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
 
     points = [s for s in summary if s["model"] != ORIGINAL and math.isfinite(s["psnr"])]
     models = list(dict.fromkeys(s["model"] for s in points))
@@ -129,27 +127,13 @@ def video_chart(summary: list[dict], path: Path, title: str) -> None:
     ax.set_ylabel("PSNR (dB), per frame, mean over clips")
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
-    model_keys = [Line2D([], [], color=colours[m], marker="o", linestyle="", label=m) for m in models]
-    deg_keys = [Line2D([], [], color="grey", marker=markers[d], linestyle="", label=d) for d in degs]
-    first = ax.legend(
-        handles=model_keys, title="model", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8
-    )
-    ax.add_artist(first)
-    second = ax.legend(
-        handles=deg_keys, title="degradation", loc="lower left", bbox_to_anchor=(1.01, 0), fontsize=8
-    )
-    fig.savefig(path, bbox_inches="tight", bbox_extra_artists=[first, second])
-    plt.close(fig)
+    save_with_legends(fig, ax, colours, markers, path)
 
 
 def write_video_report(evaluation: Evaluation, out: Path, settings: dict) -> list[Path]:
     """Write the four files into ``out`` (created if needed); returns their paths."""
-    out.mkdir(parents=True, exist_ok=True)
-    rows = [{k: _finite(v) for k, v in r.items()} for r in evaluation.rows]
-    paths = [out / RESULTS_JSON, out / SKIPPED_JSON, out / RESULTS_MD, out / SUMMARY_PNG]
-    paths[0].write_text(json.dumps(rows, indent=1, allow_nan=False) + "\n")
-    paths[1].write_text(json.dumps([s.to_dict() for s in evaluation.skipped], indent=1) + "\n")
-    paths[2].write_text(video_markdown(evaluation, settings))
     title = f"Sharpness vs flicker ({evaluation.device}, {evaluation.precision})"
-    video_chart(summarise_videos(evaluation.rows), paths[3], title)
-    return paths
+    summary = summarise_videos(evaluation.rows)
+    return write_files(
+        evaluation, out, video_markdown(evaluation, settings), lambda path: video_chart(summary, path, title)
+    )
