@@ -121,19 +121,11 @@ def evaluate_command(
         click.echo(f"note: image {name} left out: {reason}", err=True)
     if not images:
         raise click.UsageError(f"no usable images in {images_dir}")
-    bar = tqdm(total=len(tasks) * len(images), unit="run", disable=None, dynamic_ncols=True)
-
-    def step(label: str) -> None:
-        bar.set_description(label, refresh=False)
-        bar.update(1)
-
-    try:
-        evaluation = run(tasks, images, device=device, precision=precision, repeats=repeats, step=step)
-    except EnhanceError as exc:
-        click.echo(f"error: {exc.detail}", err=True)
-        sys.exit(2 if exc.user_error else 1)
-    finally:
-        bar.close()
+    evaluation = _with_progress(
+        len(tasks) * len(images),
+        "run",
+        lambda step: run(tasks, images, device=device, precision=precision, repeats=repeats, step=step),
+    )
     evaluation.skipped[:0] = skipped + [Skip("image", n, r) for n, r in left_out]
     settings = {
         "images": str(images_dir) if images_dir else "scikit-image bundled set",
@@ -142,13 +134,7 @@ def evaluate_command(
         "repeats": repeats,
     }
     paths = write_report(evaluation, out_dir, settings)
-    for s in evaluation.skipped:
-        where = f" on {s.degradation}" if s.degradation else ""
-        click.echo(f"skipped {s.what} {s.name}{where}: {s.reason}", err=True)
-    click.echo(
-        f"{len(evaluation.rows)} result rows, {len(evaluation.skipped)} skipped; wrote "
-        + ", ".join(str(p) for p in paths)
-    )
+    _summary(evaluation, paths)
 
 
 def _fail(message: str) -> NoReturn:
@@ -176,19 +162,11 @@ def _evaluate_videos(models, videos_dir, degradations, frames, out_dir, max_size
             _fail(f"no usable videos in {videos_dir} ({why})")
     for name, reason in left_out:
         click.echo(f"note: video {name} left out: {reason}", err=True)
-    bar = tqdm(total=len(tasks) * len(clips), unit="clip", disable=None, dynamic_ncols=True)
-
-    def step(label: str) -> None:
-        bar.set_description(label, refresh=False)
-        bar.update(1)
-
-    try:
-        evaluation = run_videos(tasks, clips, device=device, precision=precision, step=step)
-    except EnhanceError as exc:
-        click.echo(f"error: {exc.detail}", err=True)
-        sys.exit(2 if exc.user_error else 1)
-    finally:
-        bar.close()
+    evaluation = _with_progress(
+        len(tasks) * len(clips),
+        "clip",
+        lambda step: run_videos(tasks, clips, device=device, precision=precision, step=step),
+    )
     evaluation.skipped[:0] = skipped + [Skip("video", n, r) for n, r in left_out]
     settings = {
         "clips": str(videos_dir) if videos_dir else "rendered from the scikit-image bundled set",
@@ -197,6 +175,29 @@ def _evaluate_videos(models, videos_dir, degradations, frames, out_dir, max_size
         "degradations": ",".join(d.name for d in degs),
     }
     paths = write_video_report(evaluation, out_dir, settings)
+    _summary(evaluation, paths)
+
+
+def _with_progress(total: int, unit: str, work):
+    """``work(step)`` with a progress bar that ``step(label)`` advances; an EnhanceError is one line, exit
+    2 for the user's mistakes and 1 otherwise."""
+    bar = tqdm(total=total, unit=unit, disable=None, dynamic_ncols=True)
+
+    def step(label: str) -> None:
+        bar.set_description(label, refresh=False)
+        bar.update(1)
+
+    try:
+        return work(step)
+    except EnhanceError as exc:
+        click.echo(f"error: {exc.detail}", err=True)
+        sys.exit(2 if exc.user_error else 1)
+    finally:
+        bar.close()
+
+
+def _summary(evaluation, paths) -> None:
+    """What was skipped and why (stderr), and what was written."""
     for s in evaluation.skipped:
         where = f" on {s.degradation}" if s.degradation else ""
         click.echo(f"skipped {s.what} {s.name}{where}: {s.reason}", err=True)
