@@ -146,11 +146,17 @@ DEFAULT_DEGRADATIONS = ("x4", "x2", "noise25", "x4+noise10", "dark", "jpeg20")
 
 def parse_degradations(text: str | None) -> list[Degradation]:
     """``x4,noise25`` -> the degradations, in the given order; BadOption names the allowed ones."""
-    names = [n.strip() for n in text.split(",")] if text else list(DEFAULT_DEGRADATIONS)
-    unknown = [n for n in names if n not in DEGRADATIONS]
+    return pick_named(text, DEGRADATIONS, DEFAULT_DEGRADATIONS, "degradation")
+
+
+def pick_named(text: str | None, catalogue: dict, default: tuple[str, ...], kind: str) -> list:
+    """The entries of ``catalogue`` a comma-separated ``text`` names (``default`` when empty), in order,
+    each once; BadOption names the unknown ones and the allowed ones."""
+    names = [n.strip() for n in text.split(",")] if text else list(default)
+    unknown = [n for n in names if n not in catalogue]
     if unknown or not names or "" in names:
         raise BadOption(
-            f"unknown degradation(s) {', '.join(repr(n) for n in unknown) or repr(text)}; "
-            f"allowed: {', '.join(DEGRADATIONS)}"
+            f"unknown {kind}(s) {', '.join(repr(n) for n in unknown) or repr(text)}; "
+            f"allowed: {', '.join(catalogue)}"
         )
-    return [DEGRADATIONS[n] for n in dict.fromkeys(names)]
+    return [catalogue[n] for n in dict.fromkeys(names)]

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-from models.errors import BadOption
-
-from .degrade import add_noise, downscale
+from .degrade import add_noise, downscale, pick_named
 
 FACTOR = 4
 NOISE_SIGMA = 10.0
@@ -105,11 +103,4 @@ DEFAULT_VIDEO_DEGRADATIONS = tuple(VIDEO_DEGRADATIONS)
 
 def parse_video_degradations(text: str | None) -> list[VideoDegradation]:
     """``x4,x4+h264`` -> the video degradations, in the given order; BadOption names the allowed ones."""
-    names = [n.strip() for n in text.split(",")] if text else list(DEFAULT_VIDEO_DEGRADATIONS)
-    unknown = [n for n in names if n not in VIDEO_DEGRADATIONS]
-    if unknown or not names or "" in names:
-        raise BadOption(
-            f"unknown video degradation(s) {', '.join(repr(n) for n in unknown) or repr(text)}; "
-            f"allowed: {', '.join(VIDEO_DEGRADATIONS)}"
-        )
-    return [VIDEO_DEGRADATIONS[n] for n in dict.fromkeys(names)]
+    return pick_named(text, VIDEO_DEGRADATIONS, DEFAULT_VIDEO_DEGRADATIONS, "video degradation")
