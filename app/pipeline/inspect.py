@@ -1,9 +1,10 @@
-"""Inspect an upload for a job, in a short-lived process of its own: ``python -m app.pipeline.inspect``.
+"""Inspect an upload for a job, in a short-lived process of its own.
 
-Reads one JSON request on stdin (the file, the validated options, the limits, the licence opt-in) and
-writes one JSON answer on stdout: the job's plan, or the error to refuse it with (``EnhanceError.to_wire``).
-Opening a hostile file is the riskiest thing a server does with it: a demuxer crash here ends this process
-only, never the HTTP process that asked (``app.jobs.inspection`` runs it). Only PyAV is imported, no torch.
+``answer(request)`` takes the file, the validated options, the limits and the licence opt-in, and returns
+the job's plan or the error to refuse it with (``EnhanceError.to_wire``). ``app.jobs.inspection`` runs it in
+a child forked for each upload, so that opening a hostile file (the riskiest thing a server does with it)
+can crash that child only, never the HTTP process that asked. No torch is imported here. ``python -m
+app.pipeline.inspect`` answers one JSON request read from stdin (for trying a file by hand).
 """
 
 from __future__ import annotations
