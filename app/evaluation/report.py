@@ -22,18 +22,52 @@ def _finite(value):
     return value if not isinstance(value, float) or math.isfinite(value) else None
 
 
-def summarise(rows: list[dict]) -> list[dict]:
-    """Means per (degradation, model), one dict each."""
+def grouped(rows: list[dict], canonical: list[str], first: str) -> list[tuple[str, str, list[dict]]]:
+    """The rows per (degradation, model): degradations in their canonical order (x2 before x4 ...),
+    models as requested with ``first`` (the unrestored input, the original) leading each degradation."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
         groups.setdefault((row["degradation"], row["model"]), []).append(row)
-    # degradations in their canonical order (x2 before x4 ...), models as requested with "input" first
-    canonical = list(DEGRADATIONS)
     models = list(dict.fromkeys(r["model"] for r in rows))
-    keys = sorted(groups, key=lambda k: (canonical.index(k[0]), k[1] != INPUT, models.index(k[1])))
+    keys = sorted(groups, key=lambda k: (canonical.index(k[0]), k[1] != first, models.index(k[1])))
+    return [(deg, model, groups[deg, model]) for deg, model in keys]
+
+
+def table(head: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table: the first two columns left-aligned (names), the rest right-aligned (numbers)."""
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join("---" if i < 2 else "---:" for i in range(len(head))) + "|",
+    ]
+    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in rows])
+
+
+def document(title: str, evaluation: Evaluation, settings: dict, inputs: str, explained: str, means: str):
+    """results.md: how the run was made (``inputs``: what was scored), what the figures mean, the table of
+    means, and what was skipped."""
+    described = "; ".join(f"{k}: {v}" for k, v in settings.items())
+    return "\n".join(
+        [
+            f"# {title}",
+            "",
+            f"Device {evaluation.device}, precision {evaluation.precision}; {described}.",
+            inputs,
+            explained,
+            "",
+            means,
+            "",
+            "## Skipped",
+            "",
+            skipped_list(evaluation),
+            "",
+        ]
+    )
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """Means per (degradation, model), one dict each."""
     summary = []
-    for deg, model in keys:
-        group = groups[(deg, model)]
+    for deg, model, group in grouped(rows, list(DEGRADATIONS), INPUT):
         entry = {
             "degradation": deg,
             "model": model,
@@ -60,10 +94,7 @@ def markdown_table(summary: list[dict]) -> str:
         "ms / image",
         "images",
     ]
-    lines = [
-        "| " + " | ".join(head) + " |",
-        "|" + "|".join("---" if i < 2 else "---:" for i in range(len(head))) + "|",
-    ]
+    rows = []
     for s in summary:
         cells = [
             s["degradation"],
@@ -74,8 +105,8 @@ def markdown_table(summary: list[dict]) -> str:
         if lpips:
             cells.append(f"{s['lpips']:.4f}" if "lpips" in s else "")
         cells += ["–" if s["model"] == INPUT else f"{s['ms_per_frame']:.1f}", str(s["images"])]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append(cells)
+    return table(head, rows)
 
 
 def skipped_list(evaluation: Evaluation) -> str:
@@ -90,23 +121,14 @@ def skipped_list(evaluation: Evaluation) -> str:
 def markdown(evaluation: Evaluation, settings: dict) -> str:
     """results.md: how the run was made, the table of means, and what was skipped."""
     images = sorted(dict.fromkeys(r["image"] for r in evaluation.rows))
-    described = "; ".join(f"{k}: {v}" for k, v in settings.items())
-    return "\n".join(
-        [
-            "# Evaluation results",
-            "",
-            f"Device {evaluation.device}, precision {evaluation.precision}; {described}.",
-            f"Images ({len(images)}): {', '.join(images) or 'none'}.",
-            "Means over the images; PSNR/SSIM against the clean original (higher is better), "
-            "time is model time per image after a warm-up run.",
-            "",
-            markdown_table(summarise(evaluation.rows)),
-            "",
-            "## Skipped",
-            "",
-            skipped_list(evaluation),
-            "",
-        ]
+    return document(
+        "Evaluation results",
+        evaluation,
+        settings,
+        f"Images ({len(images)}): {', '.join(images) or 'none'}.",
+        "Means over the images; PSNR/SSIM against the clean original (higher is better), "
+        "time is model time per image after a warm-up run.",
+        markdown_table(summarise(evaluation.rows)),
     )
 
 

@@ -10,7 +10,7 @@ import math
 import statistics
 from pathlib import Path
 
-from .report import save_with_legends, skipped_list, write_files
+from .report import document, grouped, save_with_legends, table, write_files
 from .runner import Evaluation
 from .video_degrade import VIDEO_DEGRADATIONS
 from .video_runner import ORIGINAL
@@ -21,17 +21,12 @@ WARP_UNIT = 1e3
 
 def summarise_videos(rows: list[dict]) -> list[dict]:
     """Means per (degradation, model) over the clips, the original first in each degradation."""
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for row in rows:
-        groups.setdefault((row["degradation"], row["model"]), []).append(row)
-    canonical = list(VIDEO_DEGRADATIONS)
-    models = list(dict.fromkeys(r["model"] for r in rows))
-    keys = sorted(groups, key=lambda k: (canonical.index(k[0]), k[1] != ORIGINAL, models.index(k[1])))
+    groups = grouped(rows, list(VIDEO_DEGRADATIONS), ORIGINAL)
+    # the original's own warping error per degradation: what every model's is divided by
+    bases = {deg: statistics.fmean(r["warp_error"] for r in g) for deg, m, g in groups if m == ORIGINAL}
     summary = []
-    for deg, model in keys:
-        group = groups[deg, model]
-        original = groups.get((deg, ORIGINAL), [])
-        base = statistics.fmean(r["warp_error"] for r in original) if original else math.nan
+    for deg, model, group in groups:
+        base = bases.get(deg, math.nan)
         warp = statistics.fmean(r["warp_error"] for r in group)
         summary.append(
             {
@@ -52,47 +47,36 @@ def summarise_videos(rows: list[dict]) -> list[dict]:
 def video_table(summary: list[dict]) -> str:
     """The means as a Markdown table, one line per (degradation, model)."""
     head = ["degradation", "model", "PSNR (dB)", "SSIM", "warp err (x10⁻³)", "x original", "ms / frame"]
-    lines = [
-        "| " + " | ".join(head) + " |",
-        "|" + "|".join("---" if i < 2 else "---:" for i in range(len(head))) + "|",
-    ]
+    rows = []
     for s in summary:
         original = s["model"] == ORIGINAL
-        cells = [
-            s["degradation"],
-            "original (ground truth)" if original else s["model"],
-            "–" if original else f"{s['psnr']:.2f}",
-            "–" if original else f"{s['ssim']:.4f}",
-            f"{s['warp_error'] * WARP_UNIT:.3f}",
-            f"{s['warp_ratio']:.2f}" if math.isfinite(s["warp_ratio"]) else "–",
-            "–" if original else f"{s['ms_per_frame']:.0f}",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append(
+            [
+                s["degradation"],
+                "original (ground truth)" if original else s["model"],
+                "–" if original else f"{s['psnr']:.2f}",
+                "–" if original else f"{s['ssim']:.4f}",
+                f"{s['warp_error'] * WARP_UNIT:.3f}",
+                f"{s['warp_ratio']:.2f}" if math.isfinite(s["warp_ratio"]) else "–",
+                "–" if original else f"{s['ms_per_frame']:.0f}",
+            ]
+        )
+    return table(head, rows)
 
 
 def video_markdown(evaluation: Evaluation, settings: dict) -> str:
     """results.md: how the run was made, the table of means, and what was skipped."""
     clips = list(dict.fromkeys(r["clip"] for r in evaluation.rows))
-    described = "; ".join(f"{k}: {v}" for k, v in settings.items())
-    return "\n".join(
-        [
-            "# Video evaluation results",
-            "",
-            f"Device {evaluation.device}, precision {evaluation.precision}; {described}.",
-            f"Clips ({len(clips)}): {', '.join(clips) or 'none'}.",
-            "Means over the clips. PSNR/SSIM: per frame against the clean original, averaged (higher is "
-            "sharper). Warping error: frame t+1 warped onto frame t along the original's optical flow, "
-            "mean squared difference on pixels visible in both (lower is steadier); `x original` divides it "
-            "by the original's own. Time: end-to-end pipeline time per output frame (decode, model, encode).",
-            "",
-            video_table(summarise_videos(evaluation.rows)),
-            "",
-            "## Skipped",
-            "",
-            skipped_list(evaluation),
-            "",
-        ]
+    return document(
+        "Video evaluation results",
+        evaluation,
+        settings,
+        f"Clips ({len(clips)}): {', '.join(clips) or 'none'}.",
+        "Means over the clips. PSNR/SSIM: per frame against the clean original, averaged (higher is "
+        "sharper). Warping error: frame t+1 warped onto frame t along the original's optical flow, "
+        "mean squared difference on pixels visible in both (lower is steadier); `x original` divides it "
+        "by the original's own. Time: end-to-end pipeline time per output frame (decode, model, encode).",
+        video_table(summarise_videos(evaluation.rows)),
     )
 
 
