@@ -8,13 +8,12 @@ sides for H.264's 4:2:0 chroma and the clean clip itself is the ground truth.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import av
 import numpy as np
 
-from .degrade import add_noise, downscale, pick_named
+from .degrade import Degradation, add_noise, downscale, pick_named
 
 FACTOR = 4
 NOISE_SIGMA = 10.0
@@ -30,15 +29,9 @@ _ALLOWED_TASKS = frozenset({"upscale", "denoise", "temporal"})
 
 
 @dataclass(frozen=True)
-class VideoDegradation:
-    """One damage of a whole clip, in the shape ``plan`` matches models against (factor, needs, allows)."""
-
-    name: str
-    factor: int
-    needs: frozenset[str]
-    allows: frozenset[str]
-    description: str
-    damage: Callable[[np.ndarray], np.ndarray]
+class VideoDegradation(Degradation):
+    """One damage of a whole clip: an image Degradation's fields (``plan`` matches models against its
+    factor, needs and allows), but ``damage`` takes and returns a clip."""
 
     def apply(self, clip: np.ndarray) -> np.ndarray:
         """The damaged clip, (T, H/factor, W/factor, 3) uint8 RGB."""
