@@ -12,7 +12,6 @@ wholesale, and the cost grows with the source's pixels (two flows, a few masks),
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import cv2
@@ -22,6 +21,7 @@ import torch.nn.functional as F
 
 from .base import Enhancer, EnhancerInfo
 from .declarations.stabilize import DEFAULT_STRENGTH, NAME  # noqa: F401
+from .flow import pixel_grid
 from .specs import ModelSpec
 from .temporal import TemporalEnhancer
 
@@ -72,15 +72,6 @@ def _remap(image: np.ndarray, flow: np.ndarray, base: np.ndarray) -> np.ndarray:
     """``image`` sampled at p + flow(p) (bilinear, edges replicated)."""
     maps = base + flow
     return cv2.remap(image, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-@functools.lru_cache(maxsize=8)
-def pixel_grid(h: int, w: int) -> np.ndarray:
-    """Each pixel's own (x, y) position (h, w, 2) float32, built once per size (read only)."""
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    grid = np.dstack([xs, ys])
-    grid.flags.writeable = False
-    return grid
 
 
 def reliability(flow: cv2.DISOpticalFlow, previous, current):

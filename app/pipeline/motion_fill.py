@@ -20,10 +20,10 @@ used, the same frames bwdif itself reads, so a segment of a split job sees what 
 
 from __future__ import annotations
 
-import functools
-
 import cv2
 import numpy as np
+
+from models.flow import pixel_grid
 
 #: most the previous and next field's samples may differ (8-bit levels) for their mean to replace a line
 AGREE = 8.0
@@ -107,7 +107,7 @@ def _row_maps(motion: np.ndarray, shape: tuple[int, int], parity: int) -> tuple[
     if motion.shape[:2] != (h, w):
         factor = np.float32([w / motion.shape[1], h / motion.shape[0]])
         motion = cv2.resize(motion, (w, h), interpolation=cv2.INTER_LINEAR) * factor
-    where = _grid(h, w)[parity::2] + motion[parity::2]
+    where = pixel_grid(h, w)[parity::2] + motion[parity::2]
     return cv2.convertMaps(where, None, cv2.CV_16SC2)
 
 
@@ -118,12 +118,3 @@ def _eight_bit(plane: np.ndarray, bits: int) -> np.ndarray:
     if plane.dtype == np.float32:
         return np.clip(plane / (1 << (bits - 8)) + 0.5, 0, 255).astype(np.uint8)
     return (plane >> (bits - 8)).astype(np.uint8)
-
-
-@functools.lru_cache(maxsize=8)
-def _grid(h: int, w: int) -> np.ndarray:
-    """Each pixel's own (x, y) position (h, w, 2) float32, built once per size (read only)."""
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    grid = np.dstack([xs, ys])
-    grid.flags.writeable = False
-    return grid
