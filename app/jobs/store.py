@@ -152,16 +152,6 @@ class JobStore:
         ]
         return frames, durations
 
-    def worker_heartbeats(self) -> dict[str, datetime]:
-        """The newest heartbeat of every worker that runs a job now."""
-        with self.Session() as s:
-            rows = s.execute(
-                select(Job.worker, func.max(Job.heartbeat_at))
-                .where(Job.status == "running")
-                .group_by(Job.worker)
-            ).all()
-        return {w: _aware(t) for w, t in rows if w}
-
     # -- writes by the API -----------------------------------------------------------------------
     def add(self, job: Job) -> Job:
         """Insert a new (queued) job."""

@@ -29,11 +29,6 @@ def from_tensor(batch: torch.Tensor, bits: int = 8) -> np.ndarray:
     return x.to(torch.uint8).contiguous().cpu().numpy()
 
 
-def even_size(width: int, height: int) -> tuple[int, int]:
-    """Round a size up to even numbers (4:2:0 encoders need them)."""
-    return width + width % 2, height + height % 2
-
-
 def fit(batch: torch.Tensor, scaled: tuple[int, int], final: tuple[int, int]) -> torch.Tensor:
     """Resize the network output to ``scaled`` (Lanczos, for --outscale), then edge-pad it to ``final``."""
     if (batch.shape[-1], batch.shape[-2]) != scaled:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
 
 from app.config import DecodeLimits, Limits, OutputLimits
 from models.errors import EnhanceError
@@ -50,11 +49,6 @@ def plan_upload(path: str, options: EnhanceOptions, limits: Limits) -> dict:
             "deinterlaced": {"mode": plan[0], "parity": plan[1]} if plan else None,
         },
     }
-
-
-def limits_to_dict(limits: Limits) -> dict:
-    """The limits as JSON types, for the request."""
-    return asdict(limits)
 
 
 def limits_from_dict(raw: dict) -> Limits:
