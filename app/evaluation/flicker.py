@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from app.pipeline.temporal import CutDetector
+from models.flow import pixel_grid
 
 #: forward-backward check (Sundaram et al. 2010, as in Lai et al.): a pixel is occluded when
 #: |f + b|^2 > ALPHA * (|f|^2 + |b|^2) + BETA, f the flow t->t+1 and b the flow back, read at p + f
@@ -33,17 +34,12 @@ class Motion:
     visible: np.ndarray  # (H, W) bool: in frame and consistent both ways
 
 
-def _grid(h: int, w: int) -> np.ndarray:
-    """Pixel coordinates (H, W, 2) as float32 x, y."""
-    return np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
-
-
 def measure_motion(frames: np.ndarray) -> list[Motion]:
     """The motion between every pair of consecutive frames of a clean clip (T, H, W, 3) uint8 RGB."""
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
     h, w = grey[0].shape
-    grid = _grid(h, w)
+    grid = pixel_grid(h, w)
     cuts = CutDetector().push(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
     motions = []
     for t in range(len(grey) - 1):
@@ -71,7 +67,7 @@ def warping_error(frames: np.ndarray, motions: list[Motion]) -> float:
     if motions and motions[0].flow.shape[:2] != (h, w):
         fh, fw = motions[0].flow.shape[:2]
         raise ValueError(f"frames are {w}x{h}, the motion {fw}x{fh}")
-    grid = _grid(h, w)
+    grid = pixel_grid(h, w)
     errors = []
     for t, motion in enumerate(motions):
         if not motion.visible.any():
