@@ -6,7 +6,7 @@ it comes last, after the per-frame links, and sees their outputs. ``process`` tr
 as a still (a one-frame video), so images and model-only benchmarks still work.
 
 A *recursive* stage (``stabilize``, models/stabilize.py) feeds each output into the next: the pipeline
-gives it, per video, a state of its own (``new_state``) and calls ``filter_frame`` with frame t's window,
+gives it, per video, a state of its own (``new_state``) and calls ``filter_frame`` with frame t itself,
 its source frame (the chain's input) and whether t starts a scene (the video's first frame, or a cut).
 """
 
@@ -45,9 +45,10 @@ class TemporalEnhancer(Enhancer):
         """A recursive stage's history for one video (None for a windowed stage: it keeps nothing)."""
         return None
 
-    def filter_frame(self, window: torch.Tensor, source, scene_start: bool, state) -> torch.Tensor:
-        """Frame t (1, 3, H, W) from its window, its source frame (3, h, w integer planes) and ``state``."""
-        return self.process_window(window)
+    def filter_frame(self, frame: torch.Tensor, source, scene_start: bool, state) -> torch.Tensor:
+        """Frame t (1, 3, H, W) filtered with its source frame (3, h, w integer planes) and the history in
+        ``state``: a recursive stage gets frame t alone, not a window (what it needs of the past it keeps)."""
+        raise NotImplementedError
 
     @torch.inference_mode()
     def process(self, batch: torch.Tensor) -> torch.Tensor:

@@ -224,6 +224,59 @@ def test_the_pipeline_runs_stabilize_off_the_calling_thread_with_one_torch_threa
     assert {threads for _, threads in seen} == {1}
 
 
+def test_the_enhance_workers_get_the_next_batch_while_stabilize_filters(tmp_path, monkeypatch):
+    """The pump does not wait for the stage: a worker left idle per batch cost most of its +34%."""
+    import threading
+
+    from app.pipeline.compute import EnhanceStage
+    from models.stabilize import StabilizeEnhancer
+
+    submitted = []
+    fourth_batch = threading.Event()
+    original_submit, original_filter = EnhanceStage.submit_tensor, StabilizeEnhancer.filter_frame
+
+    def submit(self, pixels, enhancer):
+        submitted.append(len(pixels))
+        if len(submitted) == 4:
+            fourth_batch.set()
+        return original_submit(self, pixels, enhancer)
+
+    def filter_frame(self, *args):
+        # one frame a batch, two batches in flight: frame 0's window needs frame 1 (mirrored), so the first
+        # filtering comes with batch 2, when a pump that waited for the stage had handed out 3 batches and
+        # could hand out no more; one that does not wait hands out the fourth meanwhile
+        assert fourth_batch.wait(timeout=30), "the pump waited for the stage"
+        return original_filter(self, *args)
+
+    monkeypatch.setattr(EnhanceStage, "submit_tensor", submit)
+    monkeypatch.setattr(StabilizeEnhancer, "filter_frame", filter_frame)
+    monkeypatch.setattr("app.pipeline.compute.cpu_workers", lambda: 2)  # as on any machine
+    _noisy_still(tmp_path / "in.mkv")
+    out = tmp_path / "out.mkv"
+    opts = EnhanceOptions(model="bicubic+stabilize", codec="ffv1", batch=1, model_options=X2)
+    enhance_file(tmp_path / "in.mkv", out, opts)
+    assert len(_decode(out)[0]) == N
+
+
+def test_a_stage_failing_mid_video_fails_the_run_and_leaves_no_output(tmp_path, monkeypatch):
+    from models.stabilize import StabilizeEnhancer
+
+    calls = []
+    original = StabilizeEnhancer.filter_frame
+
+    def fail_at_the_fourth(self, *args):
+        calls.append(1)
+        if len(calls) == 4:
+            raise MemoryError("out of memory in the stage")
+        return original(self, *args)
+
+    monkeypatch.setattr(StabilizeEnhancer, "filter_frame", fail_at_the_fourth)
+    _noisy_still(tmp_path / "in.mkv")
+    with pytest.raises(MemoryError, match="in the stage"):
+        _run(tmp_path, tmp_path / "in.mkv")
+    assert not list(tmp_path.glob("out*"))
+
+
 def test_registry_and_models_endpoint_list_stabilize(tmp_path):
     from app import create_app
 

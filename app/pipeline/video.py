@@ -29,6 +29,7 @@ from models.base import Enhancer
 from models.chain import split_temporal
 from models.errors import BadOption, Canceled, InvalidVideo, OutputError
 
+from .allocator import keep_frame_buffers
 from .compute import EnhanceStage, PendingFrames, pin_single_thread, stage_layout
 from .encoders import CODEC_IDS, CODECS, CodecChoice, chroma_of, encoder_options, frame_size, pick_encoder
 from .frames import frame_to_planes, new_planes
@@ -346,30 +347,44 @@ class VideoRun:
             sources = [p.copy() for p in pixels] if self.temporal.recursive else [None] * len(stamps)
             return future, stamps, cuts.push(pixels), sources
 
-        with self._serial() as run:
+        with self._serial(stage.workers) as run:
             if self._pump(stage.workers, submit, lambda done: run(self._windows_on, stage, stream, done)):
-                if run(self._filter_on, stage, stream.finish()):
+                # the stream's end is taken in the stage's thread too, after every window queued before it
+                if run(lambda: self._filter_on(stage, stream.finish()), last=True):
                     self._put(self.frames_out, _END)
 
     @contextlib.contextmanager
-    def _serial(self):
-        """Yields ``run(fn, *args)``: fn's result, computed in this thread, or for a recursive stage in one
-        thread of its own with ONE torch intra-op thread (compute.py's pinning), while this one waits.
+    def _serial(self, backlog: int):
+        """Yields ``run(fn, *args, last=False)``: whether the stage may go on (fn's result, False = stop).
+
+        A windowed stage (``temporalfix``) runs in this thread: ``run`` calls fn at once. A recursive stage
+        runs in one thread of its own, with ONE torch intra-op thread (compute.py's pinning), and ``run``
+        only queues fn there (in order), waiting for the oldest call once ``backlog`` are queued (``last``:
+        for all of them). So the pump keeps handing the enhance workers batches while the stage filters,
+        instead of leaving one worker idle for each batch the stage works through (issue 12's +34% at
+        160x120 -> 640x480 came mostly from that idle worker: docs/BENCHMARKS.md, "stabilize cost").
 
         A recursive stage is serial by nature (each frame needs the previous output), so it gains nothing
-        from a team of threads; run here, with the process's default team, each of its frame-sized torch
+        from a team of threads; run with the process's default team, each of its frame-sized torch
         operations (windows, resize, conversion to integers) woke a second OpenMP thread on a core the enhance
-        workers already fill, and libgomp's spinning made the stage cost several times its own CPU time
-        (docs/BENCHMARKS.md, "stabilize cost and quality"). Windowed stages (``temporalfix``) still run
-        here: whether they gain the same has not been measured.
+        workers already fill, and libgomp's spinning made the stage cost several times its own CPU time.
         """
         if not self.temporal.recursive:
-            yield lambda fn, *args: fn(*args)
+            yield lambda fn, *args, last=False: fn(*args)
             return
         pool = ThreadPoolExecutor(1, thread_name_prefix="temporal")
         pin_single_thread(pool, 1)
+        queued: deque = deque()
+
+        def run(fn, *args, last: bool = False) -> bool:
+            queued.append(pool.submit(fn, *args))
+            while queued and (last or len(queued) > backlog or queued[0].done()):
+                if not queued.popleft().result():  # raises what the stage raised
+                    return False
+            return True
+
         try:
-            yield lambda fn, *args: pool.submit(fn, *args).result()
+            yield run
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -396,13 +411,17 @@ class VideoRun:
         future, stamps, cuts, sources = done
         frames = future.result()
         for frame, stamp, cut, source in zip(frames, stamps, cuts, sources, strict=True):
-            # the stream carries a frame's source and scene start with its timestamp, out with its window
-            if not self._filter_on(stage, stream.push(frame, _Tag(stamp, source, cut), cut)):
+            # the stream carries a frame's source and scene start with its timestamp, out with its window;
+            # a recursive stage takes frame t alone (its past is in its state): no window to copy together
+            tag = _Tag(stamp, source, cut)
+            ready = [(frame.unsqueeze(0), tag)] if self.temporal.recursive else stream.push(frame, tag, cut)
+            if not self._filter_on(stage, ready):
                 return False
         return True
 
     def _filter_on(self, stage: EnhanceStage, ready: list) -> bool:
-        """Run the temporal stage on each ready window and queue its frame for the encoder; False = stop."""
+        """Run the temporal stage on each ready window (a recursive stage: frame) and queue its frame for the
+        encoder; False = stop."""
         for window, tag in ready:
             own = self._own(tag.stamp)
             warm_up = own is None and self.temporal.recursive
@@ -546,6 +565,7 @@ def enhance_video(
     up to ``stop`` (the job's end pts: a --frames preview's; None: the video's), a recursive stage
     ``warmup`` frames before its start. ``limits`` bound the decoder (default: this process's).
     """
+    keep_frame_buffers()  # frame-sized buffers stay in the process between frames (allocator.py)
     total = frames_wanted(info, options)
     if window:  # a segment: its own frames (each of them twice with field deinterlacing)
         plan = decide(options.deinterlace, info.interlacing)
