@@ -5,7 +5,8 @@ output). Windows never cross a scene cut: each scene is a run of its own, and at
 first and last frame, a ``--frames`` preview's last, either side of a cut) the window is mirrored as
 TemporalFix's original does (frame 0's window is 3, 2, 1, 0, 1, 2, 3; models.temporalfix.scene_window).
 At most before + 1 + after frames are held, however long the video is. A recursive stage (``stabilize``)
-also gets each frame's source frame and whether it starts a scene, and restarts its history there.
+needs no window (it keeps its own past): the pipeline hands it frame t itself, with its source frame and
+whether it starts a scene, and the stage restarts its history there.
 
 Scene cuts are found on the source frames (before any link ran): a cut is where the mean absolute
 difference between consecutive frames' 32x18 grey thumbnails (area averages of the channels' mean), on a
