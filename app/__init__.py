@@ -14,7 +14,12 @@ from flask import Flask
 # first); an operator's own OMP_WAIT_POLICY wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from .allocator import keep_frame_buffers
 from .config import ConfigError, Settings
+
+# glibc's malloc keeps frame-sized buffers for the next frame instead of unmapping them (allocator.py):
+# set once per process here, where every process starts
+keep_frame_buffers()
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -29,7 +29,6 @@ from models.base import Enhancer
 from models.chain import split_temporal
 from models.errors import BadOption, Canceled, InvalidVideo, OutputError
 
-from .allocator import keep_frame_buffers
 from .compute import EnhanceStage, PendingFrames, pin_single_thread, stage_layout
 from .encoders import CODEC_IDS, CODECS, CodecChoice, chroma_of, encoder_options, frame_size, pick_encoder
 from .frames import frame_to_planes, new_planes
@@ -565,7 +564,6 @@ def enhance_video(
     up to ``stop`` (the job's end pts: a --frames preview's; None: the video's), a recursive stage
     ``warmup`` frames before its start. ``limits`` bound the decoder (default: this process's).
     """
-    keep_frame_buffers()  # frame-sized buffers stay in the process between frames (allocator.py)
     total = frames_wanted(info, options)
     if window:  # a segment: its own frames (each of them twice with field deinterlacing)
         plan = decide(options.deinterlace, info.interlacing)

@@ -10,6 +10,8 @@ page faults a run instead of 0.18 million, the enhance workers' time per frame 6
 added cost +44% instead of +7-13% (docs/BENCHMARKS.md, "stabilize cost"). PyTorch's CPU tuning guide
 recommends an allocator that keeps its memory (jemalloc, tcmalloc) for the same reason; those need an
 ``LD_PRELOAD`` before start-up, glibc's own knobs can be set from inside the process, hence this module.
+``app/__init__.py`` calls it as the process starts (every entry point imports the app package first), so
+the HTTP tier gets the same thresholds: harmless there, it frees nothing large.
 """
 
 from __future__ import annotations
