@@ -21,16 +21,13 @@ import torch.nn.functional as F
 
 from .base import Enhancer, EnhancerInfo
 from .declarations.stabilize import DEFAULT_STRENGTH, NAME  # noqa: F401
-from .flow import pixel_grid
+from .flow import pixel_grid, round_trip, warp
 from .specs import ModelSpec
 from .temporal import TemporalEnhancer
 
 #: source agreement: absolute difference, averaged over the three channels and a 3x3 box (0-255), below
 #: which the warped previous source counts as the same content, and above which it counts as new
 AGREE_FULL, AGREE_NONE = 6.0, 18.0
-#: forward-backward consistency (Sundaram et al. 2010): |f_fw(p + f_bw) + f_bw|^2 within
-#: FB_RELATIVE * (|f_fw|^2 + |f_bw|^2) + FB_ABSOLUTE source pixels^2 is consistent; twice that is not
-FB_RELATIVE, FB_ABSOLUTE = 0.01, 0.5
 #: how the previous output is resampled. Bilinear, not bicubic: at the default strength the history's
 #: share halves every frame, so the softening of repeated resampling fades as fast as it builds up (measured
 #: on the anime clip of docs/BENCHMARKS.md: same warping error and PSNR against the per-frame output as
@@ -68,41 +65,21 @@ def to_grey(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(grey + 0.5, 0, 255).astype(np.uint8), rgb
 
 
-def _remap(image: np.ndarray, flow: np.ndarray, base: np.ndarray) -> np.ndarray:
-    """``image`` sampled at p + flow(p) (bilinear, edges replicated)."""
-    maps = base + flow
-    return cv2.remap(image, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def _squared(vectors: np.ndarray) -> np.ndarray:
-    """|v|^2 of each (h, w, 2) vector."""
-    return np.einsum("hwc,hwc->hw", vectors, vectors)
-
-
 def reliability(flow: cv2.DISOpticalFlow, previous, current):
     """(backward flow (h, w, 2): where each pixel of the ``current`` source frame was in the ``previous``
     one, reliability (h, w) in 0..1) at the source's resolution; each frame is ``to_grey``'s pair."""
     (previous, previous_rgb), (current, current_rgb) = previous, current
-    h, w = current.shape
     backward = flow.calc(current, previous, None)  # current p <-> previous p + backward(p)
     forward = flow.calc(previous, current, None)
-    base = pixel_grid(h, w)
-    # forward-backward: going back along the backward flow, then forward again, must land where it started
-    there = _remap(forward, backward, base)
-    # squared lengths of (h, w, 2) vectors with einsum: numpy's sum over a last axis of 2 is a strided
-    # reduction, 5x slower at 160x120, and this runs for every frame
-    error = _squared(there + backward)
-    bound = FB_RELATIVE * (_squared(there) + _squared(backward)) + FB_ABSOLUTE
-    consistent = np.clip(2.0 - error / bound, 0.0, 1.0)
+    # forward-backward: going back along the backward flow, then forward again, must land where it started;
+    # soft: fully trusted up to the bound, not at all at twice it. Content from outside the frame has no past
+    ratio, inside = round_trip(backward, forward)
+    consistent = np.clip(2.0 - ratio, 0.0, 1.0)
     # source agreement: the previous source, moved along the flow, shows what the current one shows. In
     # colour: a red object moving over a background of the same grey is new content all the same
-    warped = _remap(previous_rgb, backward, base)
+    warped = warp(previous_rgb, backward)
     difference = cv2.blur(cv2.absdiff(warped, current_rgb) @ np.float32([1 / 3, 1 / 3, 1 / 3]), (3, 3))
     agree = np.clip((AGREE_NONE - difference) / (AGREE_NONE - AGREE_FULL), 0.0, 1.0)
-    # content that came from outside the frame has no past
-    target = base + backward
-    inside = (target[..., 0] >= 0) & (target[..., 0] <= w - 1)
-    inside &= (target[..., 1] >= 0) & (target[..., 1] <= h - 1)
     mask = consistent * agree * inside
     # erode: an unreliable pixel also distrusts its neighbours, which the upscale to the output blends in
     return backward, cv2.erode(mask.astype(np.float32), np.ones((3, 3), np.uint8))

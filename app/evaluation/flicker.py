@@ -18,12 +18,7 @@ import cv2
 import numpy as np
 
 from app.pipeline.temporal import CutDetector
-from models.flow import pixel_grid
-
-#: forward-backward check (Sundaram et al. 2010, as in Lai et al.): a pixel is occluded when
-#: |f + b|^2 > ALPHA * (|f|^2 + |b|^2) + BETA, f the flow t->t+1 and b the flow back, read at p + f
-ALPHA = 0.01
-BETA = 0.5
+from models.flow import round_trip, warp
 
 
 @dataclass(frozen=True)
@@ -39,7 +34,6 @@ def measure_motion(frames: np.ndarray) -> list[Motion]:
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
     h, w = grey[0].shape
-    grid = pixel_grid(h, w)
     cuts = CutDetector().push(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
     motions = []
     for t in range(len(grey) - 1):
@@ -49,13 +43,9 @@ def measure_motion(frames: np.ndarray) -> list[Motion]:
             continue
         forward = dis.calc(grey[t], grey[t + 1], None)
         backward = dis.calc(grey[t + 1], grey[t], None)
-        target = grid + forward
-        back = cv2.remap(backward, target[..., 0], target[..., 1], cv2.INTER_LINEAR)
-        consistent = ((forward + back) ** 2).sum(2) <= ALPHA * ((forward**2).sum(2) + (back**2).sum(2)) + BETA
-        # content that leaves the frame has nothing to be compared with
-        inside = (target[..., 0] >= 0) & (target[..., 0] <= w - 1)
-        inside &= (target[..., 1] >= 0) & (target[..., 1] <= h - 1)
-        motions.append(Motion(forward, consistent & inside))
+        # consistent both ways (occlusions fail it); content that leaves the frame has nothing to compare
+        ratio, inside = round_trip(forward, backward)
+        motions.append(Motion(forward, (ratio <= 1.0) & inside))
     return motions
 
 
@@ -67,13 +57,11 @@ def warping_error(frames: np.ndarray, motions: list[Motion]) -> float:
     if motions and motions[0].flow.shape[:2] != (h, w):
         fh, fw = motions[0].flow.shape[:2]
         raise ValueError(f"frames are {w}x{h}, the motion {fw}x{fh}")
-    grid = pixel_grid(h, w)
     errors = []
     for t, motion in enumerate(motions):
         if not motion.visible.any():
             continue  # nothing comparable (a cut): the pair says nothing about flicker
-        target = grid + motion.flow
-        warped = cv2.remap(frames[t + 1].astype(np.float32), target[..., 0], target[..., 1], cv2.INTER_LINEAR)
+        warped = warp(frames[t + 1].astype(np.float32), motion.flow)
         diff = ((warped - frames[t].astype(np.float32)) / 255.0) ** 2
         errors.append(float(diff.mean(axis=2)[motion.visible].mean()))
     return float(np.mean(errors)) if errors else 0.0
