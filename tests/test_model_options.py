@@ -176,6 +176,22 @@ def test_crf_out_of_range_on_the_cli_exits_2_without_output(tmp_path, clip):
     assert not out.exists()
 
 
+def test_without_crf_h264_is_written_at_the_default_the_help_names(tmp_path, clip):
+    # x264 writes its settings into the stream (an SEI message): the CRF it actually used is readable there
+    written = {}
+    for crf in (None, 20):
+        out = tmp_path / f"out-{crf}.mp4"
+        args = ["--crf", str(crf)] if crf is not None else []
+        result = flask(
+            "enhance", str(clip), "-o", str(out), "--model", "bicubic", "--model-option", "scale=1", *args
+        )
+        assert result.returncode == 0, result.stderr
+        written[crf] = out.read_bytes()
+    assert b"crf=16.0" in written[None] and b"crf=20.0" in written[20]
+    help_text = flask("enhance", "--help").stdout
+    assert "Default: h264 16, h265 20, vp9 31." in " ".join(help_text.split())
+
+
 # -- the CLI: --model-option through the same validator ----------------------------------------------
 def test_model_option_out_of_range_on_the_cli_exits_2_naming_the_flag(tmp_path, clip):
     out = tmp_path / "out.mp4"

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from app.config import Limits
 from app.jobs.submit import build_options
 from app.pipeline import EnhanceOptions, enhance_file
+from app.pipeline.encoders import CODECS as CODEC_CHOICES
 from app.pipeline.options import CODECS, DEINTERLACE_MODES, PRESETS
 from app.pipeline.progress import ProgressLines
 from models.device import DEVICES, PRECISIONS
@@ -96,7 +97,14 @@ def _summarise(dst: Path, result) -> None:
     default=None,
     help="Default: what the output container holds (WebM: vp9; HDR input: 10-bit h265; else h264).",
 )
-@click.option("--crf", type=int, default=None, help="Quality (lower is better); codec default if unset.")
+@click.option(
+    "--crf",
+    type=int,
+    default=None,
+    help="Quality (lower is better). Default: "
+    + ", ".join(f"{name} {c.default_crf}" for name, c in CODEC_CHOICES.items() if c.default_crf is not None)
+    + ".",
+)
 @click.option(
     "--preset",
     type=click.Choice(PRESETS),

@@ -4,7 +4,7 @@ The encoder shares the machine with the model. On the CPU x264 gets one thread f
 model's workers already keep every core busy, so x264's frame threads only add context switches and
 lookahead copies (one thread costs the least CPU time, and measured as fast end to end: lut3d at 720p 43.3
 and 43.4 frames/s against 38.7 and 44.4 with x264's own threads; at 1080p 20.1-20.8 against 20.1-22.0). One
-x264 thread encodes a 640x480 frame in ~6 ms, 720p in ~17 ms and 1080p in ~36 ms at ``veryfast``, CRF 18;
+x264 thread encodes a 640x480 frame in ~6 ms, 720p in ~17 ms and 1080p in ~36 ms at ``veryfast``, CRF 16-18;
 above 1080p a single thread would become the slowest stage, so x264 threads itself there. With the model on
 a CUDA device the cores are free: x264 threads itself, or NVENC encodes on the GPU when this FFmpeg has it
 and the driver answers.
@@ -39,9 +39,15 @@ class CodecChoice:
         return f"yuv{chroma}p" + ("10le" if bits > 8 and self.ten_bit else "")
 
 
+#: H.264's default CRF. 16, not the "visually lossless" 18: an enhancer's output is a master whose fine,
+#: model-made detail the encode should keep, and a lower CRF costs x264 no CPU, only bits. Measured on
+#: seven 720x576 lut3d pans (docs/BENCHMARKS.md, "Default H.264 quality"): 0.7-1.1 dB closer to the
+#: unencoded frames than CRF 18, the same x264 CPU time per frame (17.4 ms at 1280x960), files ~30% larger.
+H264_DEFAULT_CRF = 16
+
 CODECS = {
     # x264 (High 4:2:2 / High 4:4:4 Predictive) and x265 (RExt) keep 4:2:2 and 4:4:4, at 8 or 10 bits
-    "h264": CodecChoice("libx264", ("420", "422", "444"), True, 18),
+    "h264": CodecChoice("libx264", ("420", "422", "444"), True, H264_DEFAULT_CRF),
     "h265": CodecChoice("libx265", ("420", "422", "444"), True, 20),
     "vp9": CodecChoice("libvpx-vp9", ("420", "422", "444"), False, 31),  # the bundled libvpx is 8-bit only
     # lossless: always full chroma, so nothing is lost after the enhancer's RGB output either
