@@ -8,6 +8,8 @@ import av
 import numpy as np
 import pytest
 
+from app import create_app
+from app.jobs.runner import run_claimed_job
 from app.pipeline import EnhanceOptions, enhance_file, probe
 from models.errors import BadOption
 from tests.test_cli_enhance import flask
@@ -88,3 +90,26 @@ def test_h264_for_hdr_input_is_refused_with_one_line(hdr_clip, tmp_path):
     result = flask("enhance", str(hdr_clip), "-o", str(out), "--model", "bicubic", "--codec", "h264")
     assert result.returncode == 2 and not out.exists()
     assert len(result.stderr.strip().splitlines()) == 1 and "h265" in result.stderr
+
+
+def test_over_http_hdr10_input_with_no_codec_comes_back_hdr10_and_h264_is_a_400(hdr_clip, tmp_path):
+    app = create_app({"TESTING": True, "ENHANCE": {"data_dir": tmp_path / "data"}})
+
+    def submit(**fields):
+        with open(hdr_clip, "rb") as fh:
+            data = {"file": (fh, "hdr10.mp4"), "model": "bicubic", "scale": "2", **fields}
+            return app.test_client().post("/enhance", data=data)
+
+    refused = submit(codec="h264")
+    assert refused.status_code == 400 and "codec" in refused.json["detail"], refused.json
+    r = submit()  # what the page sends when its codec menu is left on "Automatic"
+    assert r.status_code == 202, r.json
+    assert r.json["options"]["codec"] == "h265"
+    svc = app.extensions["enhance"].get()
+    assert (
+        run_claimed_job(svc.store, svc.storage, *svc.store.claim_next("test:1", r.json["id"]), 0.1)
+        == "succeeded"
+    )
+    before, after = signalling(hdr_clip), signalling(svc.store.get(r.json["id"]).result_path)
+    assert (after["codec"], after["pix_fmt"], after["tags"]) == ("hevc", "yuv420p10le", (16, 9, 9))
+    assert after["mastering"] == before["mastering"] and after["light"] == before["light"]

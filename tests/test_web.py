@@ -491,13 +491,16 @@ def test_every_model_described_options_as_fields_and_crf_per_codec(server, page,
     body = sent[0]
     assert b'name="scale"\r\n\r\n2\r\n' in body and b'name="model"\r\n\r\nbicubic\r\n' in body
     assert b'name="strength"' not in body and b'name="crf"' not in body  # empty fields are not sent
+    # the codec is the server's choice unless picked (HDR input gets 10-bit H.265, which "h264" would refuse)
+    assert b'name="codec"' not in body
 
-    # CRF: 0-51 for H.264/H.265, 0-63 for VP9, none for lossless FFV1
-    for codec, top in (("h264", "51"), ("h265", "51"), ("vp9", "63")):
+    # CRF: 0-51 for H.264/H.265, 0-63 for VP9, none for lossless FFV1; each with the server's default
+    expect(page.locator("#crf-hint")).to_have_text("0–51, lower is better (default 16; HDR input 20)")
+    for codec, top, default in (("h264", "51", 16), ("h265", "51", 20), ("vp9", "63", 31)):
         page.select_option("#codec", codec)
         assert page.get_attribute("#crf", "max") == top
         expect(page.locator("#crf")).to_be_enabled()
-        expect(page.locator("#crf-hint")).to_have_text(f"0–{top}, lower is better")
+        expect(page.locator("#crf-hint")).to_have_text(f"0–{top}, lower is better (default {default})")
     page.select_option("#codec", "ffv1")
     expect(page.locator("#crf")).to_be_disabled()
     expect(page.locator("#crf-hint")).to_contain_text("lossless")

@@ -13,8 +13,7 @@ from tqdm import tqdm
 from app.config import Limits
 from app.jobs.submit import build_options
 from app.pipeline import EnhanceOptions, enhance_file
-from app.pipeline.encoders import CODECS as CODEC_CHOICES
-from app.pipeline.options import CODECS, DEINTERLACE_MODES, PRESETS
+from app.pipeline.options import CODECS, DEFAULT_CRF, DEINTERLACE_MODES, PRESETS
 from app.pipeline.progress import ProgressLines
 from models.device import DEVICES, PRECISIONS
 from models.errors import EnhanceError
@@ -102,7 +101,7 @@ def _summarise(dst: Path, result) -> None:
     type=int,
     default=None,
     help="Quality (lower is better). Default: "
-    + ", ".join(f"{name} {c.default_crf}" for name, c in CODEC_CHOICES.items() if c.default_crf is not None)
+    + ", ".join(f"{codec} {crf}" for codec, crf in DEFAULT_CRF.items() if crf is not None)
     + ".",
 )
 @click.option(

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, render_template, send_file
 
+from app.pipeline.options import CRF_RANGES, DEFAULT_CRF
+
 from .api import _job_or_404
 from .problems import ApiProblem
 
@@ -43,6 +45,12 @@ def index():
             default_model=settings.default_model,
             max_upload_mb=settings.max_upload_mb,
             keys_required=bool(settings.api_keys),
+            # the page's CRF field follows the chosen codec: its scale and the server's default
+            crf_scales={
+                codec: {"max": scale[1], "default": DEFAULT_CRF[codec]}
+                for codec, scale in CRF_RANGES.items()
+                if scale is not None
+            },
         )
     )
     response.headers["Content-Security-Policy"] = PAGE_CSP

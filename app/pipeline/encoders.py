@@ -19,6 +19,8 @@ from fractions import Fraction
 
 import av
 
+from app.pipeline.options import DEFAULT_CRF
+
 log = logging.getLogger(__name__)
 
 
@@ -39,19 +41,14 @@ class CodecChoice:
         return f"yuv{chroma}p" + ("10le" if bits > 8 and self.ten_bit else "")
 
 
-#: H.264's default CRF. 16, not the "visually lossless" 18: an enhancer's output is a master whose fine,
-#: model-made detail the encode should keep, and a lower CRF costs x264 no CPU, only bits. Measured on
-#: seven 720x576 lut3d pans (docs/BENCHMARKS.md, "Default H.264 quality"): 0.7-1.1 dB closer to the
-#: unencoded frames than CRF 18, the same x264 CPU time per frame (17.4 ms at 1280x960), files ~30% larger.
-H264_DEFAULT_CRF = 16
-
 CODECS = {
     # x264 (High 4:2:2 / High 4:4:4 Predictive) and x265 (RExt) keep 4:2:2 and 4:4:4, at 8 or 10 bits
-    "h264": CodecChoice("libx264", ("420", "422", "444"), True, H264_DEFAULT_CRF),
-    "h265": CodecChoice("libx265", ("420", "422", "444"), True, 20),
-    "vp9": CodecChoice("libvpx-vp9", ("420", "422", "444"), False, 31),  # the bundled libvpx is 8-bit only
+    "h264": CodecChoice("libx264", ("420", "422", "444"), True, DEFAULT_CRF["h264"]),
+    "h265": CodecChoice("libx265", ("420", "422", "444"), True, DEFAULT_CRF["h265"]),
+    # the bundled libvpx is 8-bit only
+    "vp9": CodecChoice("libvpx-vp9", ("420", "422", "444"), False, DEFAULT_CRF["vp9"]),
     # lossless: always full chroma, so nothing is lost after the enhancer's RGB output either
-    "ffv1": CodecChoice("ffv1", ("444",), True, None),
+    "ffv1": CodecChoice("ffv1", ("444",), True, DEFAULT_CRF["ffv1"]),
 }
 
 

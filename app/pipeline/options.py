@@ -19,6 +19,11 @@ CRF_RANGES: dict[str, tuple[int, int] | None] = {
     "vp9": (0, 63),
     "ffv1": None,
 }
+#: each codec's CRF when none is given. H.264's is 16, not the "visually lossless" 18: an enhancer's output
+#: is a master whose model-made detail the encode should keep, and a lower CRF costs x264 no CPU, only bits.
+#: Measured on seven 720x576 lut3d pans (docs/BENCHMARKS.md, "Default H.264 quality"): 0.7-1.1 dB closer
+#: to the unencoded frames than CRF 18, the same x264 CPU per frame (17.4 ms at 1280x960), files ~30% larger.
+DEFAULT_CRF: dict[str, int | None] = {"h264": 16, "h265": 20, "vp9": 31, "ffv1": None}
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 

@@ -308,15 +308,22 @@ function optionField(name, spec) {
   return field;
 }
 
-// CRF ranges follow the codec (x264/x265: 0-51, libvpx-vp9: 0-63); FFV1 is lossless and takes none.
-const CRF_MAX = { h264: 51, h265: 51, vp9: 63 };
+// CRF scales and defaults per codec, from the server (x264/x265: 0-51, libvpx-vp9: 0-63); FFV1 is lossless
+// and takes none. "Automatic" (no codec sent) lets the server choose: H.264, or 10-bit H.265 for HDR input.
+const CRF_SCALES = JSON.parse(document.body.dataset.crfScales || "{}");
 
 function codecChanged() {
-  const max = CRF_MAX[$("codec").value];
+  const codec = $("codec").value;
+  const scale = CRF_SCALES[codec || "h264"];
   const crf = $("crf");
-  crf.disabled = max === undefined; // disabled fields are not submitted
-  if (max !== undefined) crf.max = String(max);
-  $("crf-hint").textContent = max === undefined ? "lossless: no CRF" : `0–${max}, lower is better`;
+  crf.disabled = scale === undefined; // disabled fields are not submitted
+  if (scale === undefined) {
+    $("crf-hint").textContent = "lossless: no CRF";
+    return;
+  }
+  crf.max = String(scale.max);
+  const defaults = codec ? scale.default : `${scale.default}; HDR input ${CRF_SCALES.h265.default}`;
+  $("crf-hint").textContent = `0–${scale.max}, lower is better (default ${defaults})`;
 }
 
 // -- file choice and submit --------------------------------------------------------------------------------
