@@ -13,7 +13,7 @@ from tqdm import tqdm
 from app.config import Limits
 from app.jobs.submit import build_options
 from app.pipeline import EnhanceOptions, enhance_file
-from app.pipeline.options import CODECS, DEFAULT_CRF, DEINTERLACE_MODES, PRESETS
+from app.pipeline.options import CODECS, DEINTERLACE_MODES, PRESETS, default_crf_text
 from app.pipeline.progress import ProgressLines
 from models.device import DEVICES, PRECISIONS
 from models.errors import EnhanceError
@@ -100,9 +100,7 @@ def _summarise(dst: Path, result) -> None:
     "--crf",
     type=int,
     default=None,
-    help="Quality (lower is better). Default: "
-    + ", ".join(f"{codec} {crf}" for codec, crf in DEFAULT_CRF.items() if crf is not None)
-    + ".",
+    help=f"Quality (lower is better). Default: {default_crf_text()}.",
 )
 @click.option(
     "--preset",

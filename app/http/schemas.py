@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.pipeline.options import CODECS, DEFAULT_CRF
+from app.pipeline.options import CODECS, default_crf_text
 
 Codec = Literal[CODECS]  # type: ignore[valid-type]
 
@@ -32,7 +32,7 @@ class EnhanceForm(BaseModel):
         ge=0,
         le=63,
         description="Quality; lower is better. h264, h265: 0-51; vp9: 0-63; ffv1 is lossless and takes none. "
-        "Unset: " + ", ".join(f"{codec} {crf}" for codec, crf in DEFAULT_CRF.items() if crf is not None),
+        f"Unset: {default_crf_text()}",
     )
     frames: int | None = Field(None, ge=1, le=10_000_000, description="Only the first N frames (a preview)")
     deinterlace: Literal["auto", "off", "frame", "field"] = Field(

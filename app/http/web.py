@@ -14,6 +14,11 @@ from .problems import ApiProblem
 
 bp = Blueprint("web", __name__)
 
+#: what the page's CRF field shows for each codec: its scale's top and the server's default
+CRF_SCALES = {
+    codec: {"max": scale[1], "default": DEFAULT_CRF[codec]} for codec, scale in CRF_RANGES.items() if scale
+}
+
 # The upload comes from a visitor: it is only ever served as media, never as something the browser would
 # render as a document on our origin (where the page keeps the API key).
 INPUT_HEADERS = {
@@ -45,12 +50,7 @@ def index():
             default_model=settings.default_model,
             max_upload_mb=settings.max_upload_mb,
             keys_required=bool(settings.api_keys),
-            # the page's CRF field follows the chosen codec: its scale and the server's default
-            crf_scales={
-                codec: {"max": scale[1], "default": DEFAULT_CRF[codec]}
-                for codec, scale in CRF_RANGES.items()
-                if scale is not None
-            },
+            crf_scales=CRF_SCALES,
         )
     )
     response.headers["Content-Security-Policy"] = PAGE_CSP

@@ -19,8 +19,6 @@ from fractions import Fraction
 
 import av
 
-from app.pipeline.options import DEFAULT_CRF
-
 log = logging.getLogger(__name__)
 
 
@@ -32,7 +30,6 @@ class CodecChoice:
     #: chroma formats it encodes (4:2:0, 4:2:2, 4:4:4); an input's own is kept when listed, else the first
     chromas: tuple[str, ...]
     ten_bit: bool  # high-bit-depth input is encoded at 10 bits (else 8)
-    default_crf: int | None
 
     def pix_fmt(self, input_pix_fmt: str | None, bits: int) -> str:
         """The encoder's pixel format for an input in ``input_pix_fmt`` decoded at ``bits`` bits."""
@@ -43,12 +40,12 @@ class CodecChoice:
 
 CODECS = {
     # x264 (High 4:2:2 / High 4:4:4 Predictive) and x265 (RExt) keep 4:2:2 and 4:4:4, at 8 or 10 bits
-    "h264": CodecChoice("libx264", ("420", "422", "444"), True, DEFAULT_CRF["h264"]),
-    "h265": CodecChoice("libx265", ("420", "422", "444"), True, DEFAULT_CRF["h265"]),
+    "h264": CodecChoice("libx264", ("420", "422", "444"), True),
+    "h265": CodecChoice("libx265", ("420", "422", "444"), True),
     # the bundled libvpx is 8-bit only
-    "vp9": CodecChoice("libvpx-vp9", ("420", "422", "444"), False, DEFAULT_CRF["vp9"]),
+    "vp9": CodecChoice("libvpx-vp9", ("420", "422", "444"), False),
     # lossless: always full chroma, so nothing is lost after the enhancer's RGB output either
-    "ffv1": CodecChoice("ffv1", ("444",), True, DEFAULT_CRF["ffv1"]),
+    "ffv1": CodecChoice("ffv1", ("444",), True),
 }
 
 

@@ -76,6 +76,11 @@ class EnhanceOptions:
         return asdict(self)
 
 
+def default_crf_text() -> str:
+    """The default CRFs as help texts say them: "h264 16, h265 20, vp9 31"."""
+    return ", ".join(f"{codec} {crf}" for codec, crf in DEFAULT_CRF.items() if crf is not None)
+
+
 def check_crf(crf: int, codec: str | None) -> None:
     """BadOption unless ``crf`` is on ``codec``'s scale (no codec yet: the widest one); FFV1 takes none."""
     if codec is not None and CRF_RANGES.get(codec, ()) is None:

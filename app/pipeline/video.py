@@ -33,7 +33,7 @@ from .compute import EnhanceStage, PendingFrames, pin_single_thread, stage_layou
 from .encoders import CODEC_IDS, CODECS, CodecChoice, chroma_of, encoder_options, frame_size, pick_encoder
 from .frames import frame_to_planes, new_planes
 from .interlace import Deinterlacer, decide
-from .options import EnhanceOptions
+from .options import DEFAULT_CRF, EnhanceOptions
 from .probing import DecodeLimits, MediaInfo, open_input
 from .progress import ProgressTracker
 from .request import frames_wanted
@@ -131,7 +131,7 @@ class VideoRun:
         vout.codec_context.time_base = self.time_base
         if self.deinterlace:
             vout.codec_context.field_order = 1  # AV_FIELD_PROGRESSIVE: the frames are progressive now
-        crf = self.options.crf if self.options.crf is not None else self.choice.default_crf
+        crf = self.options.crf if self.options.crf is not None else DEFAULT_CRF[self.options.codec]
         vout.options = encoder_options(
             encoder,
             crf,
