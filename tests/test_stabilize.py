@@ -242,9 +242,9 @@ def test_the_enhance_workers_get_the_next_batch_while_stabilize_filters(tmp_path
         return original_submit(self, pixels, enhancer)
 
     def filter_frame(self, *args):
-        # one frame a batch, two batches in flight: frame 0's window needs frame 1 (mirrored), so the first
-        # filtering comes with batch 2, when a pump that waited for the stage had handed out 3 batches and
-        # could hand out no more; one that does not wait hands out the fourth meanwhile
+        # one frame a batch, two batches in flight: a pump that waited for the stage would hand out no
+        # batch while the first frame is filtered (three at most by then); one that does not wait hands
+        # out the fourth meanwhile
         assert fourth_batch.wait(timeout=30), "the pump waited for the stage"
         return original_filter(self, *args)
 
