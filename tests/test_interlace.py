@@ -185,6 +185,11 @@ def test_cli_summary_says_it_deinterlaced(clips, tmp_path):
     assert result.returncode == 0, result.stderr
     summary = "deinterlaced (bwdif + motion fill, frame rate, top field first, detected by the flag)"
     assert summary in result.stdout
+    unflagged = flask("enhance", str(clips["i25_noflag"]), "-o", str(out), "--model", "lut3d")
+    assert unflagged.returncode == 0, unflagged.stderr
+    assert "top field first, detected by idet)" in unflagged.stdout
+    forced = flask("enhance", str(clips["p25"]), "-o", str(out), "--model", "lut3d", "--deinterlace", "frame")
+    assert forced.returncode == 0 and "top field first, forced)" in forced.stdout, forced.stdout
     bad = flask("enhance", str(clips["i25"]), "-o", str(out), "--deinterlace", "x")
     assert bad.returncode == 2 and "--deinterlace" in bad.stderr
 

@@ -63,7 +63,7 @@ def _summarise(dst: Path, result) -> None:
     summary = f"{dst}: {result.frames} frame(s), {result.width}x{result.height}, {result.seconds:.1f} s"
     deint = result.deinterlaced
     if deint:
-        how = f"detected by the {deint['detected_by']}" if deint["detected_by"] else "forced"
+        how = {"flag": "detected by the flag", "idet": "detected by idet"}.get(deint["detected_by"], "forced")
         field = "top" if deint["parity"] == "tff" else "bottom"
         summary += f"; deinterlaced (bwdif + motion fill, {deint['mode']} rate, {field} field first, {how})"
     click.echo(summary)
